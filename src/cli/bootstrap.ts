@@ -1,0 +1,50 @@
+import { adsBootstrap, staticBootstrap } from '../translate/bootstrap.js';
+import { translate } from '../translate/resources.js';
+import { compileFile } from './compile.js';
+import { canonicalResources } from './render.js';
+import { formatDocument, parseFormat, UsageError, type Io } from './output.js';
+
+export interface BootstrapOptions {
+  readonly xds?: string;
+  readonly nodeId?: string;
+  readonly nodeCluster?: string;
+  readonly adminPort?: string;
+  readonly delta?: boolean;
+  readonly static?: string;
+  readonly format?: string;
+}
+
+function parsePort(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`--admin-port must be a port number, not "${text}"`);
+  return n;
+}
+
+/**
+ * `shadowplane bootstrap --xds HOST:PORT --node-id ID [--node-cluster C] [--admin-port P] [--delta]`
+ * or, without a control plane, `shadowplane bootstrap --static FILE --node-id ID`.
+ */
+export async function bootstrapCommand(o: BootstrapOptions, io: Io): Promise<number> {
+  const format = parseFormat(o.format, 'yaml');
+  if (o.nodeId === undefined) throw new UsageError('bootstrap needs --node-id');
+  const adminPort = parsePort(o.adminPort);
+  if (o.static !== undefined) {
+    const model = await compileFile(o.static, io);
+    if (!model) return 1;
+    const node = { id: o.nodeId, ...(o.nodeCluster !== undefined ? { cluster: o.nodeCluster } : {}) };
+    const resources = canonicalResources(translate(model, node));
+    io.out(formatDocument(staticBootstrap(resources, { nodeId: o.nodeId, ...(adminPort ? { adminPort } : {}) }), format));
+    return 0;
+  }
+  if (o.xds === undefined) throw new UsageError('bootstrap needs --xds HOST:PORT (or --static FILE)');
+  const doc = adsBootstrap({
+    xds: o.xds,
+    nodeId: o.nodeId,
+    ...(o.nodeCluster !== undefined ? { nodeCluster: o.nodeCluster } : {}),
+    ...(adminPort !== undefined ? { adminPort } : {}),
+    delta: o.delta ?? false,
+  });
+  io.out(formatDocument(doc, format));
+  return 0;
+}

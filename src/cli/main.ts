@@ -1,0 +1,69 @@
+// Wires the commands to argv; no logic of its own.
+import { parseArgs } from 'node:util';
+import { bootstrapCommand } from './bootstrap.js';
+import { UsageError, type Io } from './output.js';
+import { renderCommand } from './render.js';
+import { validateCommand } from './validate.js';
+
+const USAGE = `usage:
+  shadowplane validate FILE...
+  shadowplane render FILE [--node ID] [--node-cluster C] [--format json|yaml]
+  shadowplane bootstrap --xds HOST:PORT --node-id ID [--node-cluster C] [--admin-port P] [--delta] [--format yaml|json]
+  shadowplane bootstrap --static FILE --node-id ID [--admin-port P] [--format yaml|json]
+`;
+
+const OPTIONS = {
+  node: { type: 'string' },
+  'node-id': { type: 'string' },
+  'node-cluster': { type: 'string' },
+  format: { type: 'string' },
+  xds: { type: 'string' },
+  'admin-port': { type: 'string' },
+  delta: { type: 'boolean' },
+  static: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const stdio: Io = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+};
+
+export async function main(argv: readonly string[], io: Io = stdio): Promise<number> {
+  try {
+    const { values, positionals } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+    const [command, ...rest] = positionals;
+    if (values.help || command === undefined || command === 'help') {
+      io.out(USAGE);
+      return command === undefined && !values.help ? 2 : 0;
+    }
+    switch (command) {
+      case 'validate':
+        return await validateCommand(rest, io);
+      case 'render':
+        return await renderCommand(rest, { node: values.node, nodeCluster: values['node-cluster'], format: values.format }, io);
+      case 'bootstrap':
+        if (rest.length > 0) throw new UsageError(`bootstrap takes no positional arguments (got "${rest[0]}")`);
+        return await bootstrapCommand(
+          {
+            xds: values.xds,
+            nodeId: values['node-id'],
+            nodeCluster: values['node-cluster'],
+            adminPort: values['admin-port'],
+            delta: values.delta,
+            static: values.static,
+            format: values.format,
+          },
+          io,
+        );
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.err(`shadowplane: ${(e as Error).message}\n${USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,23 @@
+import { stringify } from 'yaml';
+
+export type OutputFormat = 'json' | 'yaml';
+
+export function parseFormat(value: string | undefined, fallback: OutputFormat): OutputFormat {
+  if (value === undefined) return fallback;
+  if (value === 'json' || value === 'yaml') return value;
+  throw new UsageError(`--format must be json or yaml, not "${value}"`);
+}
+
+export function formatDocument(value: unknown, format: OutputFormat): string {
+  return format === 'json' ? `${JSON.stringify(value, null, 2)}\n` : stringify(value, { lineWidth: 0 });
+}
+
+/** A command line that cannot be run; main prints it with the usage and exits 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+}

@@ -1,0 +1,141 @@
+// The YAML file's shape, checked with zod. Field names follow Envoy's (snake_case) so each one reads
+// as the Envoy field it compiles to. Every field is documented in README.md's reference.
+import { z } from 'zod';
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const name = z.string().regex(NAME_RE, 'must start with a letter or digit and hold only letters, digits, ".", "_" or "-"');
+
+/** "250ms", "2s", "1.5s", "1m", "1h". Parsed to milliseconds by the model. */
+export const DURATION_RE = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const duration = z.string().regex(DURATION_RE, 'must be a duration such as "250ms", "2s" or "1m"');
+
+// RFC 7230 token characters: what a header name may contain.
+const headerName = z
+  .string()
+  .min(1)
+  .regex(/^:?[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a valid HTTP header name')
+  .transform((s) => s.toLowerCase());
+
+const hostPort = z.string().min(1);
+
+const headerMatch = z
+  .strictObject({
+    name: headerName,
+    exact: z.string().optional(),
+    regex: z.string().min(1).optional(),
+    present: z.boolean().optional(),
+    invert: z.boolean().optional(),
+  })
+  .refine((h) => [h.exact, h.regex, h.present].filter((x) => x !== undefined).length === 1, {
+    message: 'needs exactly one of exact, regex or present',
+  });
+
+const match = z
+  .strictObject({
+    prefix: z.string().startsWith('/').optional(),
+    path: z.string().startsWith('/').optional(),
+    regex: z.string().min(1).optional(),
+    headers: z.array(headerMatch).optional(),
+    methods: z.array(z.string().regex(/^[A-Z]+$/, 'must be an upper-case HTTP method')).min(1).optional(),
+    case_sensitive: z.boolean().optional(),
+  })
+  .refine((m) => [m.prefix, m.path, m.regex].filter((x) => x !== undefined).length === 1, {
+    message: 'needs exactly one of prefix, path or regex',
+  });
+
+const headerList = z.union([
+  z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "must be a valid HTTP header name"), z.string()),
+  z.array(z.strictObject({ name: headerName, value: z.string() })),
+]);
+
+const fraction = z.strictObject({
+  numerator: z.number().int().min(0),
+  denominator: z.enum(['HUNDRED', 'TEN_THOUSAND', 'MILLION']),
+});
+
+export const mirrorSchema = z.strictObject({
+  cluster: name.optional(),
+  cluster_header: headerName.optional(),
+  allowed_clusters: z.array(name).min(1).optional(),
+  percent: z.number().optional(),
+  fraction: fraction.optional(),
+  runtime_key: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must hold only letters, digits, ".", "_" or "-"').optional(),
+  shadow_host_suffix: z.boolean().optional(),
+  host_rewrite: z.string().min(1).optional(),
+  headers: z
+    .strictObject({
+      add: headerList.optional(),
+      set: headerList.optional(),
+      remove: z.array(headerName).optional(),
+    })
+    .optional(),
+  trace_sampled: z.boolean().optional(),
+});
+
+const backendRef = z.strictObject({ cluster: name, weight: z.number().int().min(1) });
+
+const routeSchema = z.strictObject({
+  name: name.optional(),
+  match,
+  cluster: name.optional(),
+  weighted_clusters: z.array(backendRef).min(1).optional(),
+  timeout: duration.optional(),
+  prefix_rewrite: z.string().optional(),
+  host_rewrite: z.string().min(1).optional(),
+  mirrors: z.array(mirrorSchema).optional(),
+}).refine((r) => (r.cluster === undefined) !== (r.weighted_clusters === undefined), {
+  message: 'needs exactly one of cluster or weighted_clusters',
+});
+
+const virtualHostSchema = z.strictObject({
+  name,
+  domains: z.array(z.string().min(1)).min(1),
+  routes: z.array(routeSchema).min(1),
+  mirrors: z.array(mirrorSchema).optional(),
+});
+
+const nodeSelector = z
+  .strictObject({ id: z.string().min(1).optional(), cluster: z.string().min(1).optional() })
+  .refine((n) => n.id !== undefined || n.cluster !== undefined, { message: 'needs id or cluster' });
+
+const listenerSchema = z.strictObject({
+  name,
+  address: hostPort,
+  nodes: z.array(nodeSelector).min(1).optional(),
+  mirrors: z.array(mirrorSchema).optional(),
+  virtual_hosts: z.array(virtualHostSchema).min(1),
+});
+
+const endpoint = z.union([hostPort, z.strictObject({ address: hostPort, weight: z.number().int().min(1).optional() })]);
+
+const clusterSchema = z.strictObject({
+  name,
+  type: z.enum(['static', 'strict_dns', 'logical_dns']).optional(),
+  endpoints: z.array(endpoint).min(1),
+  connect_timeout: duration.optional(),
+  max_stream_duration: duration.optional(),
+  http2: z.boolean().optional(),
+  tls: z.union([z.boolean(), z.strictObject({ sni: z.string().min(1).optional() })]).optional(),
+  circuit_breakers: z
+    .strictObject({
+      max_connections: z.number().int().min(1).optional(),
+      max_pending_requests: z.number().int().min(1).optional(),
+      max_requests: z.number().int().min(1).optional(),
+      max_retries: z.number().int().min(0).optional(),
+    })
+    .optional(),
+});
+
+export const configSchema = z.strictObject({
+  listeners: z.array(listenerSchema).min(1),
+  clusters: z.array(clusterSchema).min(1),
+});
+
+export type ConfigFile = z.infer<typeof configSchema>;
+export type ListenerConfig = z.infer<typeof listenerSchema>;
+export type VirtualHostConfig = z.infer<typeof virtualHostSchema>;
+export type RouteConfig = z.infer<typeof routeSchema>;
+export type MirrorConfig = z.infer<typeof mirrorSchema>;
+export type ClusterConfig = z.infer<typeof clusterSchema>;
+export type HeaderMatchConfig = z.infer<typeof headerMatch>;
+export type HeaderListConfig = z.infer<typeof headerList>;

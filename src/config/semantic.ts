@@ -1,0 +1,237 @@
+// Checks that need the whole file: references between sections, uniqueness, ranges and the trust
+// warning for header-selected mirrors. Every problem is collected; none stops the pass.
+import { isIpLiteral, isWildcardAddress, parseHostPort } from './address.js';
+import { error, ProblemCode, warning, type FieldPath, type UnplacedProblem } from './problems.js';
+import { defaultRuntimeKey, mirrorTargetName, routeKey, type MirrorScope } from './runtime-keys.js';
+import type { ClusterConfig, ConfigFile, MirrorConfig, RouteConfig } from './schema.js';
+
+/** Seed 000's warning, quoted where a header may pick the mirror cluster without an allowlist. */
+export const HEADER_TRUST_WARNING =
+  'Allowing a request header to determine the cluster that the request is mirrored to is most useful in a trusted environment. ' +
+  'If you allow dynamic mirroring according to request header, you may wish to restrict which requests can set or proxy the header.';
+
+/** Envoy can enforce allowlists for this many header-selected mirrors on one route (2^n route variants). */
+export const MAX_ALLOWLISTED_HEADER_MIRRORS = 3;
+
+const DENOMINATORS = { HUNDRED: 100, TEN_THOUSAND: 10_000, MILLION: 1_000_000 } as const;
+
+class ProblemList {
+  readonly items: UnplacedProblem[] = [];
+  add(p: UnplacedProblem): void {
+    this.items.push(p);
+  }
+}
+
+function checkUnique(names: Array<{ name: string | undefined; path: FieldPath }>, what: string, out: ProblemList): void {
+  const seen = new Map<string, FieldPath>();
+  for (const { name, path } of names) {
+    if (name === undefined) continue;
+    if (seen.has(name)) {
+      out.add(error(ProblemCode.DUPLICATE_NAME, path, `duplicate ${what} "${name}" (first at ${formatShort(seen.get(name)!)})`));
+    } else {
+      seen.set(name, path);
+    }
+  }
+}
+
+function formatShort(path: FieldPath): string {
+  return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('').replace(/^\./, '');
+}
+
+function checkRegex(pattern: string, path: FieldPath, out: ProblemList): void {
+  try {
+    new RegExp(pattern);
+  } catch (e) {
+    out.add(error(ProblemCode.BAD_REGEX, path, `invalid regular expression: ${(e as Error).message}`));
+  }
+}
+
+function checkClusterRef(name: string, path: FieldPath, clusters: ReadonlySet<string>, out: ProblemList): void {
+  if (!clusters.has(name)) out.add(error(ProblemCode.UNKNOWN_CLUSTER, path, `unknown cluster "${name}"`));
+}
+
+function checkPercent(m: MirrorConfig, path: FieldPath, out: ProblemList): void {
+  if (m.percent !== undefined && m.fraction !== undefined) {
+    out.add(error(ProblemCode.PERCENT_RANGE, path, 'set percent or fraction, not both'));
+  }
+  if (m.percent !== undefined) {
+    const p = m.percent;
+    if (!(p >= 0 && p <= 100)) {
+      out.add(error(ProblemCode.PERCENT_RANGE, [...path, 'percent'], `percent ${p} is out of range 0–100`));
+    } else if (Math.abs(p * 10_000 - Math.round(p * 10_000)) > 1e-6) {
+      out.add(error(ProblemCode.PERCENT_RANGE, [...path, 'percent'], `percent ${p} is finer than 0.0001`));
+    }
+  }
+  if (m.fraction !== undefined && m.fraction.numerator > DENOMINATORS[m.fraction.denominator]) {
+    out.add(
+      error(
+        ProblemCode.PERCENT_RANGE,
+        [...path, 'fraction', 'numerator'],
+        `numerator ${m.fraction.numerator} exceeds denominator ${m.fraction.denominator}`,
+      ),
+    );
+  }
+}
+
+interface MirrorWalk {
+  clusters: ReadonlySet<string>;
+  runtimeKeys: Map<string, FieldPath>;
+  unrestrictedHeaderMirror: boolean;
+  used: Set<string>;
+}
+
+function checkMirrors(
+  mirrors: readonly MirrorConfig[] | undefined,
+  path: FieldPath,
+  scope: MirrorScope,
+  walk: MirrorWalk,
+  out: ProblemList,
+): void {
+  if (!mirrors) return;
+  const allowlisted = mirrors.filter((m) => m.cluster_header !== undefined && m.allowed_clusters !== undefined);
+  if (allowlisted.length > MAX_ALLOWLISTED_HEADER_MIRRORS) {
+    out.add(
+      error(
+        ProblemCode.TOO_MANY_HEADER_MIRRORS,
+        path,
+        `at most ${MAX_ALLOWLISTED_HEADER_MIRRORS} header-selected mirrors with allowed_clusters in one list`,
+      ),
+    );
+  }
+  checkUnique(
+    mirrors.map((m, i) => ({ name: mirrorTargetName(m), path: [...path, i] })),
+    'mirror target',
+    out,
+  );
+  mirrors.forEach((m, i) => {
+    const mp = [...path, i];
+    if ((m.cluster === undefined) === (m.cluster_header === undefined)) {
+      out.add(error(ProblemCode.MIRROR_TARGET, mp, 'needs exactly one of cluster or cluster_header'));
+    }
+    if (m.cluster !== undefined) {
+      checkClusterRef(m.cluster, [...mp, 'cluster'], walk.clusters, out);
+      walk.used.add(m.cluster);
+      if (m.allowed_clusters !== undefined) {
+        out.add(error(ProblemCode.MIRROR_TARGET, [...mp, 'allowed_clusters'], 'allowed_clusters goes with cluster_header'));
+      }
+    }
+    if (m.cluster_header !== undefined) {
+      if (m.allowed_clusters === undefined) {
+        walk.unrestrictedHeaderMirror = true;
+        out.add(
+          warning(
+            ProblemCode.HEADER_MIRROR_WITHOUT_ALLOWLIST,
+            [...mp, 'cluster_header'],
+            `any request may choose the mirror cluster through "${m.cluster_header}"; add allowed_clusters. Envoy's docs: "${HEADER_TRUST_WARNING}"`,
+          ),
+        );
+      }
+      m.allowed_clusters?.forEach((c, j) => {
+        walk.used.add(c);
+        if (!walk.clusters.has(c)) {
+          out.add(error(ProblemCode.UNKNOWN_ALLOWED_CLUSTER, [...mp, 'allowed_clusters', j], `unknown cluster "${c}" in allowlist`));
+        }
+      });
+    }
+    checkPercent(m, mp, out);
+    const key = m.runtime_key ?? defaultRuntimeKey(scope, m);
+    const first = walk.runtimeKeys.get(key);
+    if (first) {
+      out.add(error(ProblemCode.DUPLICATE_NAME, [...mp, 'runtime_key'], `duplicate runtime key "${key}" (first at ${formatShort(first)})`));
+    } else {
+      walk.runtimeKeys.set(key, [...mp, 'runtime_key']);
+    }
+  });
+}
+
+function checkRoute(r: RouteConfig, path: FieldPath, scope: MirrorScope, walk: MirrorWalk, out: ProblemList): void {
+  if (r.match.regex !== undefined) checkRegex(r.match.regex, [...path, 'match', 'regex'], out);
+  r.match.headers?.forEach((h, i) => {
+    if (h.regex !== undefined) checkRegex(h.regex, [...path, 'match', 'headers', i, 'regex'], out);
+  });
+  if (r.cluster !== undefined) {
+    checkClusterRef(r.cluster, [...path, 'cluster'], walk.clusters, out);
+    walk.used.add(r.cluster);
+  }
+  r.weighted_clusters?.forEach((w, i) => {
+    checkClusterRef(w.cluster, [...path, 'weighted_clusters', i, 'cluster'], walk.clusters, out);
+    walk.used.add(w.cluster);
+  });
+  checkMirrors(r.mirrors, [...path, 'mirrors'], scope, walk, out);
+}
+
+function checkCluster(c: ClusterConfig, path: FieldPath, out: ProblemList): void {
+  const hosts: string[] = [];
+  c.endpoints.forEach((e, i) => {
+    const text = typeof e === 'string' ? e : e.address;
+    const hp = parseHostPort(text);
+    const ep = typeof e === 'string' ? [...path, 'endpoints', i] : [...path, 'endpoints', i, 'address'];
+    if (!hp) out.add(error(ProblemCode.BAD_ADDRESS, ep, `"${text}" is not host:port`));
+    else hosts.push(hp.host);
+  });
+  if (c.type === 'static' && hosts.some((h) => !isIpLiteral(h))) {
+    out.add(error(ProblemCode.CLUSTER_TYPE, [...path, 'type'], 'static endpoints must be IP addresses; use strict_dns or logical_dns for names'));
+  }
+  if (c.type === 'logical_dns' && c.endpoints.length !== 1) {
+    out.add(error(ProblemCode.CLUSTER_TYPE, [...path, 'endpoints'], 'logical_dns takes exactly one endpoint'));
+  }
+}
+
+function overlaps(a: string, b: string): boolean {
+  return a === b || isWildcardAddress(a) || isWildcardAddress(b);
+}
+
+/** Every cross-reference and range problem in a schema-valid file. */
+export function checkSemantics(config: ConfigFile): UnplacedProblem[] {
+  const out = new ProblemList();
+  checkUnique(config.clusters.map((c, i) => ({ name: c.name, path: ['clusters', i, 'name'] })), 'cluster', out);
+  checkUnique(config.listeners.map((l, i) => ({ name: l.name, path: ['listeners', i, 'name'] })), 'listener', out);
+  config.clusters.forEach((c, i) => checkCluster(c, ['clusters', i], out));
+
+  const walk: MirrorWalk = {
+    clusters: new Set(config.clusters.map((c) => c.name)),
+    runtimeKeys: new Map(),
+    unrestrictedHeaderMirror: false,
+    used: new Set(),
+  };
+  const bound: Array<{ host: string; port: number; path: FieldPath }> = [];
+  config.listeners.forEach((l, li) => {
+    const lp: FieldPath = ['listeners', li];
+    const hp = parseHostPort(l.address);
+    if (!hp) {
+      out.add(error(ProblemCode.BAD_ADDRESS, [...lp, 'address'], `"${l.address}" is not host:port`));
+    } else if (!isIpLiteral(hp.host)) {
+      out.add(error(ProblemCode.BAD_ADDRESS, [...lp, 'address'], `listener address "${hp.host}" must be an IP address`));
+    } else {
+      const clash = bound.find((b) => b.port === hp.port && overlaps(b.host, hp.host));
+      if (clash) {
+        out.add(error(ProblemCode.PORT_CONFLICT, [...lp, 'address'], `port ${hp.port} is already taken by ${formatShort(clash.path)}`));
+      }
+      bound.push({ ...hp, path: lp });
+    }
+    checkMirrors(l.mirrors, [...lp, 'mirrors'], { listener: l.name }, walk, out);
+    checkUnique(l.virtual_hosts.map((v, vi) => ({ name: v.name, path: [...lp, 'virtual_hosts', vi, 'name'] })), 'virtual host', out);
+    checkUnique(
+      l.virtual_hosts.flatMap((v, vi) => v.domains.map((d, di) => ({ name: d.toLowerCase(), path: [...lp, 'virtual_hosts', vi, 'domains', di] }))),
+      'domain',
+      out,
+    );
+    l.virtual_hosts.forEach((v, vi) => {
+      const vp: FieldPath = [...lp, 'virtual_hosts', vi];
+      checkMirrors(v.mirrors, [...vp, 'mirrors'], { listener: l.name, virtualHost: v.name }, walk, out);
+      checkUnique(v.routes.map((r, ri) => ({ name: r.name, path: [...vp, 'routes', ri, 'name'] })), 'route', out);
+      v.routes.forEach((r, ri) =>
+        checkRoute(r, [...vp, 'routes', ri], { listener: l.name, virtualHost: v.name, route: routeKey(r.name, ri) }, walk, out),
+      );
+    });
+  });
+
+  if (!walk.unrestrictedHeaderMirror) {
+    config.clusters.forEach((c, i) => {
+      if (!walk.used.has(c.name)) {
+        out.add(warning(ProblemCode.UNUSED_CLUSTER, ['clusters', i, 'name'], `cluster "${c.name}" is not used by any route or mirror`));
+      }
+    });
+  }
+  return out.items;
+}

@@ -1,0 +1,156 @@
+// Config → Model: names resolved, defaults applied, runtime keys fixed, the result frozen.
+// Input is a config that passed validation, so references are known to resolve.
+import { parseHostPort } from '../config/address.js';
+import { defaultRuntimeKey, routeKey, type MirrorScope } from '../config/runtime-keys.js';
+import { DURATION_RE, type ClusterConfig, type ConfigFile, type HeaderListConfig, type MirrorConfig, type RouteConfig } from '../config/schema.js';
+import { isIpLiteral } from '../config/address.js';
+import { MIRROR_HEADER_MUTATIONS, MIRROR_HOST_REWRITE, maxVersion } from './envoy-versions.js';
+import { fractionFromPercent, normalizeFraction } from './fraction.js';
+import { deepFreeze } from './freeze.js';
+import type { Cluster, EnvoyFeature, HeaderMutation, MirrorPolicy, Model, Route, RouteMatch, StringMatch } from './types.js';
+
+/** Envoy's own default cluster connect timeout. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+export function durationToMs(text: string): number {
+  const m = DURATION_RE.exec(text)!;
+  return Math.round(Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS]);
+}
+
+function headerEntries(list: HeaderListConfig | undefined): Array<[string, string]> {
+  if (!list) return [];
+  if (Array.isArray(list)) return list.map((h) => [h.name.toLowerCase(), h.value]);
+  return Object.entries(list).map(([k, v]) => [k.toLowerCase(), v]);
+}
+
+class FeatureLog {
+  readonly used: EnvoyFeature[] = [];
+  note(f: { feature: string; minEnvoyVersion: string }, where: string): string {
+    this.used.push({ ...f, where });
+    return f.minEnvoyVersion;
+  }
+}
+
+function buildMirror(m: MirrorConfig, scope: MirrorScope, where: string, features: FeatureLog): MirrorPolicy {
+  const headerMutations: HeaderMutation[] = [
+    ...headerEntries(m.headers?.add).map(([name, value]) => ({ op: 'add' as const, name, value })),
+    ...headerEntries(m.headers?.set).map(([name, value]) => ({ op: 'set' as const, name, value })),
+    ...(m.headers?.remove ?? []).map((name) => ({ op: 'remove' as const, name })),
+  ];
+  const versions: string[] = [];
+  if (headerMutations.length > 0) versions.push(features.note(MIRROR_HEADER_MUTATIONS, where));
+  if (m.host_rewrite !== undefined) versions.push(features.note(MIRROR_HOST_REWRITE, where));
+  return {
+    target:
+      m.cluster !== undefined
+        ? { kind: 'cluster', cluster: m.cluster }
+        : { kind: 'header', header: m.cluster_header!, allowed: m.allowed_clusters ? [...m.allowed_clusters] : null },
+    fraction: m.fraction ? normalizeFraction(m.fraction) : fractionFromPercent(m.percent ?? 100),
+    runtimeKey: m.runtime_key ?? defaultRuntimeKey(scope, m),
+    shadowHostSuffix: m.shadow_host_suffix ?? true,
+    hostRewrite: m.host_rewrite,
+    headerMutations,
+    traceSampled: m.trace_sampled,
+    minEnvoyVersion: maxVersion(versions),
+  };
+}
+
+function buildMirrors(list: readonly MirrorConfig[] | undefined, scope: MirrorScope, where: string, features: FeatureLog): MirrorPolicy[] {
+  return (list ?? []).map((m, i) => buildMirror(m, scope, `${where}.mirrors[${i}]`, features));
+}
+
+function buildMatch(r: RouteConfig): RouteMatch {
+  const m = r.match;
+  return {
+    path:
+      m.prefix !== undefined
+        ? { kind: 'prefix', value: m.prefix }
+        : m.path !== undefined
+          ? { kind: 'path', value: m.path }
+          : { kind: 'regex', regex: m.regex! },
+    caseSensitive: m.case_sensitive ?? true,
+    headers: (m.headers ?? []).map((h) => {
+      const match: StringMatch =
+        h.exact !== undefined ? { kind: 'exact', value: h.exact } : h.regex !== undefined ? { kind: 'regex', regex: h.regex } : { kind: 'present' };
+      return { name: h.name, match, invert: h.invert ?? false };
+    }),
+    methods: [...(m.methods ?? [])],
+  };
+}
+
+function buildRoute(r: RouteConfig, index: number, scope: MirrorScope, where: string, features: FeatureLog): Route {
+  return {
+    name: routeKey(r.name, index),
+    match: buildMatch(r),
+    primary:
+      r.cluster !== undefined
+        ? { kind: 'cluster', cluster: r.cluster }
+        : { kind: 'weighted', clusters: r.weighted_clusters!.map((w) => ({ cluster: w.cluster, weight: w.weight })) },
+    timeoutMs: r.timeout !== undefined ? durationToMs(r.timeout) : undefined,
+    prefixRewrite: r.prefix_rewrite,
+    hostRewrite: r.host_rewrite,
+    mirrors: buildMirrors(r.mirrors, scope, where, features),
+  };
+}
+
+function buildCluster(c: ClusterConfig): Cluster {
+  const endpoints = c.endpoints.map((e) => {
+    const text = typeof e === 'string' ? e : e.address;
+    const hp = parseHostPort(text)!;
+    return { host: hp.host, port: hp.port, weight: typeof e === 'string' ? undefined : e.weight };
+  });
+  const allIps = endpoints.every((e) => isIpLiteral(e.host));
+  const discovery = c.type === 'strict_dns' || c.type === 'logical_dns' ? c.type : allIps ? 'eds' : 'strict_dns';
+  const tls = c.tls === undefined || c.tls === false ? null : { sni: c.tls === true ? undefined : c.tls.sni };
+  const cb = c.circuit_breakers;
+  return {
+    name: c.name,
+    discovery,
+    endpoints,
+    connectTimeoutMs: c.connect_timeout !== undefined ? durationToMs(c.connect_timeout) : DEFAULT_CONNECT_TIMEOUT_MS,
+    maxStreamDurationMs: c.max_stream_duration !== undefined ? durationToMs(c.max_stream_duration) : undefined,
+    http2: c.http2 ?? false,
+    tls,
+    circuitBreakers: cb && {
+      maxConnections: cb.max_connections,
+      maxPendingRequests: cb.max_pending_requests,
+      maxRequests: cb.max_requests,
+      maxRetries: cb.max_retries,
+    },
+  };
+}
+
+/** Compiles a validated config into the frozen model. */
+export function buildModel(config: ConfigFile): Model {
+  const features = new FeatureLog();
+  const listeners = config.listeners.map((l, li) => {
+    const hp = parseHostPort(l.address)!;
+    const lw = `listeners[${li}]`;
+    return {
+      name: l.name,
+      host: hp.host,
+      port: hp.port,
+      nodes: (l.nodes ?? []).map((n) => ({ id: n.id, cluster: n.cluster })),
+      mirrors: buildMirrors(l.mirrors, { listener: l.name }, lw, features),
+      virtualHosts: l.virtual_hosts.map((v, vi) => {
+        const vw = `${lw}.virtual_hosts[${vi}]`;
+        return {
+          name: v.name,
+          domains: v.domains.map((d) => d.toLowerCase()),
+          mirrors: buildMirrors(v.mirrors, { listener: l.name, virtualHost: v.name }, vw, features),
+          routes: v.routes.map((r, ri) =>
+            buildRoute(r, ri, { listener: l.name, virtualHost: v.name, route: routeKey(r.name, ri) }, `${vw}.routes[${ri}]`, features),
+          ),
+        };
+      }),
+    };
+  });
+  return deepFreeze({
+    listeners,
+    clusters: config.clusters.map(buildCluster),
+    features: features.used,
+    minEnvoyVersion: maxVersion(features.used.map((f) => f.minEnvoyVersion)),
+  });
+}

@@ -1,0 +1,122 @@
+// Envoy bootstraps: the ADS one that points a real Envoy at shadowplane, and a static one that
+// embeds rendered resources (for `envoy --mode validate`, or running Envoy without a control plane).
+import { isIpLiteral, parseHostPort } from '../config/address.js';
+import type { JsonObject, TypedJson } from '../envoy-api/proto-json.js';
+import { TypeUrl } from '../envoy-api/type-urls.js';
+import { ADS_CONFIG_SOURCE } from './config-source.js';
+import type { EnvoyResources } from './resources.js';
+
+export const XDS_CLUSTER_NAME = 'shadowplane_xds';
+/** The RTDS layer every mirror's runtime_key is read from, so percentages can change live. */
+export const RTDS_LAYER_NAME = 'shadowplane_mirrors';
+
+export interface AdsBootstrapOptions {
+  /** host:port of shadowplane's xDS server. */
+  readonly xds: string;
+  readonly nodeId: string;
+  readonly nodeCluster?: string;
+  readonly adminPort?: number;
+  /** Incremental (delta) xDS instead of state of the world. */
+  readonly delta?: boolean;
+}
+
+function socketAddress(host: string, port: number): JsonObject {
+  return { socket_address: { address: host, port_value: port } };
+}
+
+function adminBlock(port: number): JsonObject {
+  return { address: socketAddress('127.0.0.1', port) };
+}
+
+export function adsBootstrap(o: AdsBootstrapOptions): JsonObject {
+  const hp = parseHostPort(o.xds);
+  if (!hp) throw new RangeError(`--xds "${o.xds}" is not host:port`);
+  const node: JsonObject = { id: o.nodeId };
+  if (o.nodeCluster !== undefined) node.cluster = o.nodeCluster;
+  return {
+    node,
+    admin: adminBlock(o.adminPort ?? 9901),
+    dynamic_resources: {
+      ads_config: {
+        api_type: o.delta ? 'DELTA_GRPC' : 'GRPC',
+        transport_api_version: 'V3',
+        grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER_NAME } }],
+        set_node_on_first_message_only: true,
+      },
+      lds_config: ADS_CONFIG_SOURCE,
+      cds_config: ADS_CONFIG_SOURCE,
+    },
+    static_resources: {
+      clusters: [
+        {
+          name: XDS_CLUSTER_NAME,
+          type: isIpLiteral(hp.host) ? 'STATIC' : 'STRICT_DNS',
+          connect_timeout: '1s',
+          load_assignment: {
+            cluster_name: XDS_CLUSTER_NAME,
+            endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(hp.host, hp.port) } }] }],
+          },
+          typed_extension_protocol_options: {
+            'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+              '@type': TypeUrl.HttpProtocolOptions,
+              explicit_http_config: { http2_protocol_options: {} },
+            },
+          },
+        },
+      ],
+    },
+    layered_runtime: {
+      layers: [
+        { name: RTDS_LAYER_NAME, rtds_layer: { name: RTDS_LAYER_NAME, rtds_config: ADS_CONFIG_SOURCE } },
+        { name: 'admin', admin_layer: {} },
+      ],
+    },
+  };
+}
+
+function withoutType(r: TypedJson): JsonObject {
+  const { '@type': _type, ...rest } = r;
+  return rest;
+}
+
+/** Replaces each listener's RDS reference with the route configuration it names. */
+function inlineRoutes(listener: TypedJson, routes: ReadonlyMap<string, TypedJson>): JsonObject {
+  const l = structuredClone(withoutType(listener)) as JsonObject & { filter_chains: Array<{ filters: Array<{ typed_config: JsonObject }> }> };
+  for (const chain of l.filter_chains) {
+    for (const f of chain.filters) {
+      const hcm = f.typed_config as JsonObject & { rds?: { route_config_name: string } };
+      if (!hcm.rds) continue;
+      const rc = routes.get(hcm.rds.route_config_name);
+      if (!rc) throw new RangeError(`listener ${String(l.name)} names unknown route configuration ${hcm.rds.route_config_name}`);
+      delete hcm.rds;
+      hcm.route_config = withoutType(rc);
+    }
+  }
+  return l;
+}
+
+/** EDS clusters become STATIC with their ClusterLoadAssignment inline. */
+function inlineEndpoints(cluster: TypedJson, endpoints: ReadonlyMap<string, TypedJson>): JsonObject {
+  const c = structuredClone(withoutType(cluster));
+  if (c.type !== 'EDS') return c;
+  const cla = endpoints.get(String(c.name));
+  if (!cla) throw new RangeError(`EDS cluster ${String(c.name)} has no ClusterLoadAssignment`);
+  delete c.eds_cluster_config;
+  c.type = 'STATIC';
+  c.load_assignment = withoutType(cla);
+  return c;
+}
+
+/** A self-contained bootstrap holding the same listeners, routes, clusters and endpoints. */
+export function staticBootstrap(r: EnvoyResources, o: { nodeId: string; adminPort?: number }): JsonObject {
+  const routes = new Map(r.routes.map((rc) => [String(rc.name), rc]));
+  const endpoints = new Map(r.endpoints.map((e) => [String(e.cluster_name), e]));
+  return {
+    node: { id: o.nodeId },
+    admin: adminBlock(o.adminPort ?? 9901),
+    static_resources: {
+      listeners: r.listeners.map((l) => inlineRoutes(l, routes)),
+      clusters: r.clusters.map((c) => inlineEndpoints(c, endpoints)),
+    },
+  };
+}

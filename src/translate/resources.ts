@@ -1,0 +1,53 @@
+// Model → the four Envoy resource lists one node receives. Pure: same model and node, same output.
+import type { TypedJson } from '../envoy-api/proto-json.js';
+import type { Listener, MirrorPolicy, Model } from '../model/types.js';
+import { buildCluster } from './cluster.js';
+import { buildClusterLoadAssignment } from './endpoint.js';
+import { buildListener } from './listener.js';
+import { listenerSelectsNode, type NodeIdentity } from './node-selection.js';
+import { buildRouteConfiguration } from './route-configuration.js';
+
+export interface EnvoyResources {
+  readonly listeners: readonly TypedJson[];
+  readonly routes: readonly TypedJson[];
+  readonly clusters: readonly TypedJson[];
+  readonly endpoints: readonly TypedJson[];
+}
+
+/** Clusters the listeners can send to, or null when a header may name any cluster. */
+function referencedClusters(listeners: readonly Listener[]): Set<string> | null {
+  const names = new Set<string>();
+  let unrestricted = false;
+  const addMirrors = (list: readonly MirrorPolicy[]): void => {
+    for (const m of list) {
+      if (m.target.kind === 'cluster') names.add(m.target.cluster);
+      else if (m.target.allowed === null) unrestricted = true;
+      else m.target.allowed.forEach((c) => names.add(c));
+    }
+  };
+  for (const l of listeners) {
+    addMirrors(l.mirrors);
+    for (const v of l.virtualHosts) {
+      addMirrors(v.mirrors);
+      for (const r of v.routes) {
+        addMirrors(r.mirrors);
+        if (r.primary.kind === 'cluster') names.add(r.primary.cluster);
+        else r.primary.clusters.forEach((c) => names.add(c.cluster));
+      }
+    }
+  }
+  return unrestricted ? null : names;
+}
+
+/** What `node` should be served; without a node, everything in the model. */
+export function translate(model: Model, node?: NodeIdentity): EnvoyResources {
+  const listeners = node ? model.listeners.filter((l) => listenerSelectsNode(l, node)) : model.listeners;
+  const wanted = referencedClusters(listeners);
+  const clusters = model.clusters.filter((c) => wanted === null || wanted.has(c.name));
+  return {
+    listeners: listeners.map(buildListener),
+    routes: listeners.map(buildRouteConfiguration),
+    clusters: clusters.map(buildCluster),
+    endpoints: clusters.filter((c) => c.discovery === 'eds').map(buildClusterLoadAssignment),
+  };
+}

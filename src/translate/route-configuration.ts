@@ -1,0 +1,77 @@
+// Listener's routes → RouteConfiguration (served over RDS, named after the listener).
+import type { JsonObject, TypedJson } from '../envoy-api/proto-json.js';
+import { TypeUrl } from '../envoy-api/type-urls.js';
+import type { HeaderMatch, Listener, MirrorPolicy, Route, RouteMatch, VirtualHost } from '../model/types.js';
+import { msToDuration } from './durations.js';
+import { mirrorVariants, needsAllowlistVariants, requestMirrorPolicy } from './mirror-policy.js';
+
+function headerMatcher(h: HeaderMatch): JsonObject {
+  const out: JsonObject = { name: h.name };
+  if (h.match.kind === 'present') out.present_match = true;
+  else if (h.match.kind === 'exact') out.string_match = { exact: h.match.value };
+  else out.string_match = { safe_regex: { regex: h.match.regex } };
+  if (h.invert) out.invert_match = true;
+  return out;
+}
+
+function routeMatch(m: RouteMatch, extra: readonly JsonObject[]): JsonObject {
+  const out: JsonObject =
+    m.path.kind === 'prefix' ? { prefix: m.path.value } : m.path.kind === 'path' ? { path: m.path.value } : { safe_regex: { regex: m.path.regex } };
+  if (!m.caseSensitive) out.case_sensitive = false;
+  const headers: JsonObject[] = m.headers.map(headerMatcher);
+  if (m.methods.length === 1) headers.push({ name: ':method', string_match: { exact: m.methods[0]! } });
+  else if (m.methods.length > 1) headers.push({ name: ':method', string_match: { safe_regex: { regex: m.methods.join('|') } } });
+  headers.push(...extra);
+  if (headers.length > 0) out.headers = headers;
+  return out;
+}
+
+function routeAction(r: Route, policies: readonly MirrorPolicy[]): JsonObject {
+  const out: JsonObject =
+    r.primary.kind === 'cluster'
+      ? { cluster: r.primary.cluster }
+      : { weighted_clusters: { clusters: r.primary.clusters.map((c) => ({ name: c.cluster, weight: c.weight })) } };
+  if (r.prefixRewrite !== undefined) out.prefix_rewrite = r.prefixRewrite;
+  if (r.hostRewrite !== undefined) out.host_rewrite_literal = r.hostRewrite;
+  if (r.timeoutMs !== undefined) out.timeout = msToDuration(r.timeoutMs);
+  if (policies.length > 0) out.request_mirror_policies = policies.map(requestMirrorPolicy);
+  return out;
+}
+
+/** A route, expanded into allowlist variants when its effective mirrors need them. */
+function routes(r: Route, inherited: readonly MirrorPolicy[] | null): JsonObject[] {
+  const own = r.mirrors.length > 0 ? r.mirrors : (inherited ?? []);
+  return mirrorVariants(own).map((v) => ({
+    name: r.name + v.nameSuffix,
+    match: routeMatch(r.match, v.headerConditions),
+    route: routeAction(r, v.policies),
+  }));
+}
+
+/**
+ * Envoy applies the most specific non-empty mirror list (route, then virtual host, then route
+ * configuration). A list whose allowlists need route variants cannot stay at its level, so it is
+ * pushed down to the routes that would inherit it; the result is the same for every request.
+ */
+function virtualHost(v: VirtualHost, listenerMirrors: readonly MirrorPolicy[]): JsonObject {
+  const ownList = v.mirrors.length > 0 ? v.mirrors : null;
+  const inheritedList = ownList ?? listenerMirrors;
+  const pushDown = needsAllowlistVariants(inheritedList) ? inheritedList : null;
+  const out: JsonObject = { name: v.name, domains: [...v.domains], routes: v.routes.flatMap((r) => routes(r, pushDown)) };
+  if (ownList && !pushDown) out.request_mirror_policies = ownList.map(requestMirrorPolicy);
+  return out;
+}
+
+export function routeConfigurationName(l: Listener): string {
+  return l.name;
+}
+
+export function buildRouteConfiguration(l: Listener): TypedJson {
+  const out: TypedJson = {
+    '@type': TypeUrl.RouteConfiguration,
+    name: routeConfigurationName(l),
+    virtual_hosts: l.virtualHosts.map((v) => virtualHost(v, l.mirrors)),
+  };
+  if (l.mirrors.length > 0 && !needsAllowlistVariants(l.mirrors)) out.request_mirror_policies = l.mirrors.map(requestMirrorPolicy);
+  return out;
+}
