@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { stringify } from 'yaml';
+import { formatDocument } from '../src/cli/output.js';
 import { parseConfig } from '../src/config/load.js';
 import { buildModel } from '../src/model/build.js';
 import { translate } from '../src/translate/resources.js';
@@ -70,7 +70,7 @@ describe('compiled resources in real Envoy (seed 000)', () => {
     const admin = await freePort();
     const bootstrap = await writeFileXds(translate(buildModel(loaded.config)), dir, admin);
     const file = path.join(dir, 'bootstrap.yaml');
-    await writeFile(file, stringify(bootstrap));
+    await writeFile(file, formatDocument(bootstrap, 'yaml'));
     envoy = await startEnvoy(envoyBinary()!, file, admin, 11);
   });
 
@@ -110,7 +110,8 @@ describe('compiled resources in real Envoy (seed 000)', () => {
     const mirroredBefore = backends['service2-mirror'].received.length;
     const otherMirrorsBefore = backends['service1-mirror'].received.length;
     const primaryBefore = backends.service2.received.length;
-    for (const headers of [{}, { 'x-mirror-cluster': 'service2-mirror-non-existent' }, { 'x-mirror-cluster': 'service1-mirror' }]) {
+    const variants: Array<Record<string, string>> = [{}, { 'x-mirror-cluster': 'service2-mirror-non-existent' }, { 'x-mirror-cluster': 'service1-mirror' }];
+    for (const headers of variants) {
       const res = await get('/service/2', headers);
       assert.equal(res.body, 'Hello from behind shadowplane (service2)!\n');
     }

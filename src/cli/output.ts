@@ -8,8 +8,12 @@ export function parseFormat(value: string | undefined, fallback: OutputFormat): 
   throw new UsageError(`--format must be json or yaml, not "${value}"`);
 }
 
+/**
+ * YAML is written with the 1.1 schema because Envoy reads it with yaml-cpp (YAML 1.1), where a bare
+ * `n`, `yes` or `on` is a boolean: a node id "n" must come out quoted.
+ */
 export function formatDocument(value: unknown, format: OutputFormat): string {
-  return format === 'json' ? `${JSON.stringify(value, null, 2)}\n` : stringify(value, { lineWidth: 0 });
+  return format === 'json' ? `${JSON.stringify(value, null, 2)}\n` : stringify(value, { lineWidth: 0, version: '1.1', aliasDuplicateObjects: false });
 }
 
 /** A command line that cannot be run; main prints it with the usage and exits 2. */

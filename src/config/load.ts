@@ -58,7 +58,9 @@ function schemaProblems(issues: readonly z.core.$ZodIssue[]): UnplacedProblem[] 
         atKey: true,
       }));
     }
-    return [{ code: ProblemCode.SCHEMA, severity: 'error', path, message: issue.message }];
+    const missing = issue.code === 'invalid_type' && / received undefined$/.test(issue.message);
+    const message = missing ? `missing required field "${String(path.at(-1))}"` : issue.message;
+    return [{ code: ProblemCode.SCHEMA, severity: 'error', path, message }];
   });
 }
 
@@ -77,7 +79,7 @@ export function parseConfig(text: string, file: string): LoadResult {
   }
   const parsed = configSchema.safeParse(doc.toJS({ maxAliasCount: 100 }));
   const unplaced = parsed.success ? checkSemantics(parsed.data) : schemaProblems(parsed.error.issues);
-  const placed = unplaced.map((p) => place(file, doc, lines, p));
+  const placed = unplaced.map((p) => place(file, doc, lines, p)).sort((a, b) => a.line - b.line || a.col - b.col);
   const errors = placed.filter((p) => p.severity === 'error');
   if (!parsed.success || errors.length > 0) return { ok: false, problems: placed };
   return { ok: true, config: parsed.data, warnings: placed };

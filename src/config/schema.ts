@@ -46,7 +46,7 @@ const match = z
 const headerList = z.union([
   z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "must be a valid HTTP header name"), z.string()),
   z.array(z.strictObject({ name: headerName, value: z.string() })),
-]);
+], { error: 'must be a map of header: value, or a list of { name, value }' });
 
 const fraction = z.strictObject({
   numerator: z.number().int().min(0),
@@ -106,7 +106,9 @@ const listenerSchema = z.strictObject({
   virtual_hosts: z.array(virtualHostSchema).min(1),
 });
 
-const endpoint = z.union([hostPort, z.strictObject({ address: hostPort, weight: z.number().int().min(1).optional() })]);
+const endpoint = z.union([hostPort, z.strictObject({ address: hostPort, weight: z.number().int().min(1).optional() })], {
+  error: 'must be "host:port" or { address: "host:port", weight: N }',
+});
 
 const clusterSchema = z.strictObject({
   name,
@@ -115,7 +117,7 @@ const clusterSchema = z.strictObject({
   connect_timeout: duration.optional(),
   max_stream_duration: duration.optional(),
   http2: z.boolean().optional(),
-  tls: z.union([z.boolean(), z.strictObject({ sni: z.string().min(1).optional() })]).optional(),
+  tls: z.union([z.boolean(), z.strictObject({ sni: z.string().min(1).optional() })], { error: 'must be true, false or { sni: NAME }' }).optional(),
   circuit_breakers: z
     .strictObject({
       max_connections: z.number().int().min(1).optional(),

@@ -12,7 +12,7 @@ const DISCOVERY_TYPE = { eds: 'EDS', strict_dns: 'STRICT_DNS', logical_dns: 'LOG
 function circuitBreakers(c: Cluster): JsonObject | undefined {
   const cb = c.circuitBreakers;
   if (!cb) return undefined;
-  const t: JsonObject = { priority: 'DEFAULT' };
+  const t: JsonObject = {}; // priority DEFAULT is Envoy's default
   if (cb.maxConnections !== undefined) t.max_connections = cb.maxConnections;
   if (cb.maxPendingRequests !== undefined) t.max_pending_requests = cb.maxPendingRequests;
   if (cb.maxRequests !== undefined) t.max_requests = cb.maxRequests;

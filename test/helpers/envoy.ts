@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
+import { formatDocument } from '../../src/cli/output.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -39,7 +39,7 @@ export interface ValidateResult {
 /** `envoy --mode validate` on a bootstrap object. */
 export async function envoyValidate(bin: string, bootstrap: unknown, dir: string, name: string): Promise<ValidateResult> {
   const file = path.join(dir, `${name}.yaml`);
-  await writeFile(file, stringify(bootstrap));
+  await writeFile(file, formatDocument(bootstrap, 'yaml'));
   const r = spawnSync(bin, ['--mode', 'validate', '-c', file, '-l', 'error'], { encoding: 'utf8', timeout: 60_000 });
   return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
 }

@@ -1,0 +1,104 @@
+// The CLI as a user runs it: the bin entry over the built dist/.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { exampleConfigs, REPO_ROOT } from './helpers/repo.js';
+
+function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin/shadowplane.js'), ...args], { cwd: REPO_ROOT, encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('shadowplane CLI', () => {
+  let dir = '';
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'shadowplane-cli-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('validate passes every example config', () => {
+    const configs = exampleConfigs();
+    const r = cli('validate', ...configs);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.deepEqual(
+      r.stdout.trim().split('\n').map((l) => l.split(':')[0]),
+      configs,
+    );
+    assert.match(r.stdout, /configs\/sandbox\.yaml: ok \(1 listeners, 2 routes, 4 clusters\)/);
+    assert.match(r.stdout, /configs\/apisix-sample-ratio\.yaml: ok .*needs Envoy >= 1\.36\.0/);
+  });
+
+  it('validate prints every problem of a broken file and exits 1, and goes on to the next file', async () => {
+    const bad = path.join(dir, 'bad.yaml');
+    const original = await readFile(path.join(REPO_ROOT, 'configs/sandbox.yaml'), 'utf8');
+    await writeFile(bad, original.replace('cluster: service1-mirror', 'cluster: service1-mirrr').replace('[service2-mirror]', '[nope]'));
+    const r = cli('validate', bad, 'configs/sandbox.yaml');
+    assert.equal(r.status, 1);
+    assert.equal(
+      r.stderr,
+      `${bad}:16:26 listeners[0].virtual_hosts[0].routes[0].mirrors[0].cluster: unknown cluster "service1-mirrr" [SP003]\n` +
+        `${bad}:24:36 listeners[0].virtual_hosts[0].routes[1].mirrors[0].allowed_clusters[0]: unknown cluster "nope" in allowlist [SP004]\n` +
+        `${bad}:30:11 clusters[1].name: warning: cluster "service1-mirror" is not used by any route or mirror [SP102]\n` +
+        `${bad}:36:11 clusters[3].name: warning: cluster "service2-mirror" is not used by any route or mirror [SP102]\n` +
+        `${bad}: rejected with 2 errors; nothing was applied\n`,
+    );
+    assert.equal(r.stdout, 'configs/sandbox.yaml: ok (1 listeners, 2 routes, 4 clusters)\n');
+  });
+
+  it('render prints {listeners, routes, clusters, endpoints} with @type, as JSON or YAML', () => {
+    const json = cli('render', 'configs/sandbox.yaml');
+    assert.equal(json.status, 0, json.stderr);
+    const doc = JSON.parse(json.stdout) as Record<string, Array<Record<string, unknown>>>;
+    assert.deepEqual(Object.keys(doc), ['listeners', 'routes', 'clusters', 'endpoints']);
+    assert.deepEqual(doc.clusters!.map((c) => c.name), ['service1', 'service1-mirror', 'service2', 'service2-mirror']);
+    assert.ok(doc.listeners!.every((l) => l['@type'] === 'type.googleapis.com/envoy.config.listener.v3.Listener'));
+    const yaml = cli('render', 'configs/sandbox.yaml', '--format', 'yaml');
+    assert.deepEqual(parse(yaml.stdout), doc);
+  });
+
+  it('render --node serves only the listeners a node is selected for', async () => {
+    const file = path.join(dir, 'nodes.yaml');
+    await writeFile(
+      file,
+      `listeners:
+  - { name: a, address: 0.0.0.0:1, nodes: [{ id: "edge-*" }], virtual_hosts: [{ name: v, domains: ["*"], routes: [{ match: { prefix: / }, cluster: c }] }] }
+  - { name: b, address: 0.0.0.0:2, nodes: [{ cluster: mesh }], virtual_hosts: [{ name: v, domains: ["*"], routes: [{ match: { prefix: / }, cluster: c }] }] }
+clusters: [{ name: c, endpoints: ["127.0.0.1:1"] }]
+`,
+    );
+    const names = (args: string[]): unknown => (JSON.parse(cli('render', file, ...args).stdout) as { listeners: Array<{ name: string }> }).listeners.map((l) => l.name);
+    assert.deepEqual(names([]), ['a', 'b']);
+    assert.deepEqual(names(['--node', 'edge-1']), ['a']);
+    assert.deepEqual(names(['--node', 'x', '--node-cluster', 'mesh']), ['b']);
+  });
+
+  it('bootstrap reproduces the checked-in envoy/bootstrap.yaml', async () => {
+    const r = cli('bootstrap', '--xds', '127.0.0.1:18000', '--node-id', 'sandbox-front', '--node-cluster', 'sandbox', '--admin-port', '9901');
+    assert.equal(r.status, 0, r.stderr);
+    const checkedIn = (await readFile(path.join(REPO_ROOT, 'envoy/bootstrap.yaml'), 'utf8')).replace(/^(#.*\n)+/, '');
+    assert.equal(r.stdout, checkedIn);
+  });
+
+  it('bootstrap --delta asks for incremental xDS; a node id like "n" stays a string for Envoy', () => {
+    const r = cli('bootstrap', '--xds', 'shadowplane:18000', '--node-id', 'n', '--delta');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /api_type: DELTA_GRPC/);
+    assert.match(r.stdout, /id: "n"/);
+    assert.match(r.stdout, /type: STRICT_DNS/);
+  });
+
+  it('usage errors exit 2 with the usage', () => {
+    for (const args of [['frobnicate'], ['bootstrap', '--node-id', 'x'], ['render'], ['render', 'configs/sandbox.yaml', '--format', 'xml'], ['validate', '--bogus']]) {
+      const r = cli(...args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /^shadowplane: .*\nusage:/);
+    }
+  });
+});
