@@ -78,3 +78,14 @@ describe('proto JSON codec', () => {
     assert.match(file, /node_modules\/@grpc\/grpc-js-xds\/deps\/envoy-api\/envoy\/config\/route\/v3\/route\.proto$/);
   });
 });
+
+describe('google.protobuf.Struct (the RTDS layer)', () => {
+  it('round-trips nested values, and every Value has its kind set on the wire', () => {
+    const runtime = { '@type': TypeUrl.Runtime, name: 'l', layer: { 'a.b': { denominator: 'HUNDRED', numerator: 50 }, flag: true, list: [1, 'x', null], s: 'v' } };
+    const bytes = encodeTyped(runtime);
+    assert.deepEqual(decodeTyped(TypeUrl.Runtime, bytes), runtime);
+    const value = envoyProtoRoot().lookupType('google.protobuf.Value');
+    const layer = (envoyProtoRoot().lookupType('envoy.service.runtime.v3.Runtime').decode(bytes) as unknown as { layer: { fields: Record<string, unknown> } }).layer;
+    for (const v of Object.values(layer.fields)) assert.ok(topLevelTags(value.encode(v as protobuf.Message).finish()).length === 1);
+  });
+});

@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { bootstrapCommand } from './bootstrap.js';
 import { UsageError, type Io } from './output.js';
 import { renderCommand } from './render.js';
+import { serveCommand } from './serve.js';
+import { statusCommand } from './status.js';
 import { validateCommand } from './validate.js';
 
 const USAGE = `usage:
@@ -10,6 +12,8 @@ const USAGE = `usage:
   shadowplane render FILE [--node ID] [--node-cluster C] [--format json|yaml]
   shadowplane bootstrap --xds HOST:PORT --node-id ID [--node-cluster C] [--admin-port P] [--delta] [--format yaml|json]
   shadowplane bootstrap --static FILE --node-id ID [--admin-port P] [--format yaml|json]
+  shadowplane serve --config FILE [--xds 127.0.0.1:18000] [--admin 127.0.0.1:19000] [--admin-token-file F] [--no-watch] [--log-level L]
+  shadowplane status [--admin 127.0.0.1:19000] [--format json]
 `;
 
 const OPTIONS = {
@@ -21,6 +25,11 @@ const OPTIONS = {
   'admin-port': { type: 'string' },
   delta: { type: 'boolean' },
   static: { type: 'string' },
+  config: { type: 'string' },
+  admin: { type: 'string' },
+  'admin-token-file': { type: 'string' },
+  'no-watch': { type: 'boolean' },
+  'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -56,6 +65,20 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
           },
           io,
         );
+      case 'serve':
+        return await serveCommand(
+          {
+            config: values.config ?? rest[0],
+            xds: values.xds,
+            admin: values.admin,
+            adminTokenFile: values['admin-token-file'],
+            watch: !values['no-watch'],
+            logLevel: values['log-level'],
+          },
+          io,
+        );
+      case 'status':
+        return await statusCommand({ admin: values.admin, format: values.format }, io);
       default:
         throw new UsageError(`unknown command "${command}"`);
     }

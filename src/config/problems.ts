@@ -17,6 +17,7 @@ export const ProblemCode = {
   HEADER_MIRROR_WITHOUT_ALLOWLIST: 'SP101',
   UNUSED_CLUSTER: 'SP102',
   FILE_READ: 'SP201',
+  INCONSISTENT_RESOURCES: 'SP301',
 } as const;
 
 export type ProblemCode = (typeof ProblemCode)[keyof typeof ProblemCode];

@@ -117,13 +117,15 @@ function messageFromJson(type: protobuf.Type, value: JsonValue, path: string, ro
   return out;
 }
 
+// protobufjs ships google/protobuf/struct.proto with camelCase field names (nullValue, …), whatever
+// keepCase says, so Struct and Value are built with those names.
 function structValueFromJson(v: JsonValue): unknown {
-  if (v === null) return { null_value: 0 };
-  if (typeof v === 'number') return { number_value: v };
-  if (typeof v === 'string') return { string_value: v };
-  if (typeof v === 'boolean') return { bool_value: v };
-  if (Array.isArray(v)) return { list_value: { values: v.map(structValueFromJson) } };
-  return { struct_value: structFromJson(v) };
+  if (v === null) return { nullValue: 0 };
+  if (typeof v === 'number') return { numberValue: v };
+  if (typeof v === 'string') return { stringValue: v };
+  if (typeof v === 'boolean') return { boolValue: v };
+  if (Array.isArray(v)) return { listValue: { values: v.map(structValueFromJson) } };
+  return { structValue: structFromJson(v) };
 }
 
 function structFromJson(obj: JsonObject): unknown {
@@ -196,14 +198,14 @@ function defaultWrapperValue(fullName: string): JsonValue {
 }
 
 function structValueToJson(v: Record<string, unknown>): JsonValue {
-  if ('number_value' in v) return v.number_value as number;
-  if ('string_value' in v) return v.string_value as string;
-  if ('bool_value' in v) return v.bool_value as boolean;
-  if ('list_value' in v) {
-    const values = ((v.list_value as Record<string, unknown>).values ?? []) as Record<string, unknown>[];
+  if ('numberValue' in v) return v.numberValue as number;
+  if ('stringValue' in v) return v.stringValue as string;
+  if ('boolValue' in v) return v.boolValue as boolean;
+  if ('listValue' in v) {
+    const values = ((v.listValue as Record<string, unknown>).values ?? []) as Record<string, unknown>[];
     return values.map(structValueToJson);
   }
-  if ('struct_value' in v) return structToJson(v.struct_value as Record<string, unknown>);
+  if ('structValue' in v) return structToJson(v.structValue as Record<string, unknown>);
   return null;
 }
 

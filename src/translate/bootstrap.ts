@@ -9,11 +9,13 @@ import type { EnvoyResources } from './resources.js';
 export const XDS_CLUSTER_NAME = 'shadowplane_xds';
 /** The RTDS layer every mirror's runtime_key is read from, so percentages can change live. */
 export const RTDS_LAYER_NAME = 'shadowplane_mirrors';
+export const DEFAULT_NODE_CLUSTER = 'shadowplane';
 
 export interface AdsBootstrapOptions {
   /** host:port of shadowplane's xDS server. */
   readonly xds: string;
   readonly nodeId: string;
+  /** Envoy refuses ADS without a node cluster; defaults to DEFAULT_NODE_CLUSTER. */
   readonly nodeCluster?: string;
   readonly adminPort?: number;
   /** Incremental (delta) xDS instead of state of the world. */
@@ -31,8 +33,7 @@ function adminBlock(port: number): JsonObject {
 export function adsBootstrap(o: AdsBootstrapOptions): JsonObject {
   const hp = parseHostPort(o.xds);
   if (!hp) throw new RangeError(`--xds "${o.xds}" is not host:port`);
-  const node: JsonObject = { id: o.nodeId };
-  if (o.nodeCluster !== undefined) node.cluster = o.nodeCluster;
+  const node: JsonObject = { id: o.nodeId, cluster: o.nodeCluster ?? DEFAULT_NODE_CLUSTER };
   return {
     node,
     admin: adminBlock(o.adminPort ?? 9901),

@@ -1,0 +1,82 @@
+// `shadowplane serve`: the control plane as a long-running process.
+import { readFile } from 'node:fs/promises';
+import { pino, type Logger } from 'pino';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { parseHostPort } from '../config/address.js';
+import { AdminServer } from '../server/admin-server.js';
+import { ControlPlane } from '../server/control-plane.js';
+import { UsageError, type Io } from './output.js';
+
+export interface ServeOptions {
+  readonly config?: string;
+  readonly xds?: string;
+  readonly admin?: string;
+  readonly adminTokenFile?: string;
+  readonly watch?: boolean;
+  readonly logLevel?: string;
+}
+
+export interface RunningServer {
+  readonly controlPlane: ControlPlane;
+  readonly admin: AdminServer;
+  readonly xdsPort: number;
+  readonly adminPort: number;
+  close(): Promise<void>;
+}
+
+function address(value: string, flag: string): { host: string; port: number } {
+  const hp = /^(.*):(\d+)$/.exec(value);
+  const parsed = parseHostPort(value) ?? (hp && hp[2] === '0' ? { host: hp[1]!.replace(/^\[|\]$/g, ''), port: 0 } : undefined);
+  if (!parsed) throw new UsageError(`${flag} must be host:port, not "${value}"`);
+  return parsed;
+}
+
+async function adminToken(file: string | undefined): Promise<string | undefined> {
+  if (file !== undefined) return (await readFile(file, 'utf8')).trim();
+  return process.env.SHADOWPLANE_ADMIN_TOKEN || undefined;
+}
+
+/** Starts the control plane; resolves once it serves, or undefined when the config is invalid. */
+export async function startServer(o: ServeOptions, logger: Logger): Promise<RunningServer | undefined> {
+  if (o.config === undefined) throw new UsageError('serve needs --config FILE');
+  const xds = address(o.xds ?? '127.0.0.1:18000', '--xds');
+  const adminAddr = address(o.admin ?? '127.0.0.1:19000', '--admin');
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const controlPlane = new ControlPlane({ configFile: o.config, logger, registry });
+  const xdsTarget = xds.host.includes(':') ? `[${xds.host}]:${xds.port}` : `${xds.host}:${xds.port}`;
+  if (!(await controlPlane.start({ xds: xdsTarget, watch: o.watch ?? true }))) return undefined;
+  const admin = new AdminServer({ controlPlane, registry, logger: logger.child({ component: 'admin' }), token: await adminToken(o.adminTokenFile) });
+  const adminPort = await admin.listen(adminAddr.host, adminAddr.port);
+  logger.info({ xds: `${xds.host}:${controlPlane.ads.port}`, admin: `${adminAddr.host}:${adminPort}` }, 'shadowplane serving');
+  return {
+    controlPlane,
+    admin,
+    xdsPort: controlPlane.ads.port,
+    adminPort,
+    async close() {
+      await admin.close();
+      await controlPlane.close();
+    },
+  };
+}
+
+/** `shadowplane serve --config FILE [--xds HOST:PORT] [--admin HOST:PORT] [--admin-token-file F] [--no-watch]` */
+export async function serveCommand(o: ServeOptions, io: Io): Promise<number> {
+  const logger = pino({ level: o.logLevel ?? 'info', base: { svc: 'shadowplane' } });
+  const server = await startServer(o, logger);
+  if (!server) {
+    io.err(`${o.config}: not served: the config is invalid (see the errors above)\n`);
+    return 1;
+  }
+  const onHup = (): void => void server.controlPlane.source.reload('SIGHUP');
+  process.on('SIGHUP', onHup);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  process.off('SIGHUP', onHup);
+  logger.info('shutting down');
+  await server.close();
+  return 0;
+}

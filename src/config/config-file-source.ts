@@ -1,0 +1,104 @@
+// A config file that can change under us: watched (debounced, and robust to editors that save by
+// atomic rename), reloaded on demand (SIGHUP), or replaced through the admin API. Each accepted text
+// is announced; a rejected one is announced with its problems and changes nothing.
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { watch, type FSWatcher } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { loadConfigFile, parseConfig, type LoadResult } from './load.js';
+import type { ConfigProblem } from './problems.js';
+import type { ConfigFile } from './schema.js';
+
+export interface AcceptedConfig {
+  readonly config: ConfigFile;
+  readonly warnings: readonly ConfigProblem[];
+  readonly hash: string;
+  readonly reason: string;
+}
+
+export interface SourceEvents {
+  accepted: [AcceptedConfig];
+  rejected: [problems: readonly ConfigProblem[], reason: string];
+}
+
+/** Decides whether a parsed config may be applied (the control plane checks more than the schema). */
+export type Acceptor = (c: AcceptedConfig) => readonly ConfigProblem[];
+
+function hashText(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+export class ConfigFileSource extends EventEmitter<SourceEvents> {
+  private watcher: FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private acceptedHash: string | undefined;
+  /** Reloads run one at a time, so two quick edits cannot apply out of order. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly file: string,
+    private readonly accept: Acceptor,
+    private readonly debounceMs = 100,
+  ) {
+    super();
+  }
+
+  /** Reads the file now; resolves with what happened. */
+  reload(reason: string): Promise<LoadResult> {
+    const run = this.queue.then(async () => this.apply(await loadConfigFile(this.file), reason, false));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Validates `text` as the new config; only if valid, writes it to the file atomically and applies it. */
+  replace(text: string, reason: string): Promise<LoadResult> {
+    const run = this.queue.then(async () => {
+      const result = this.apply(parseConfig(text, this.file), reason, true);
+      if (result.ok) {
+        const tmp = path.join(path.dirname(this.file), `.${path.basename(this.file)}.${process.pid}.tmp`);
+        await writeFile(tmp, text);
+        await rename(tmp, this.file);
+      }
+      return result;
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private apply(result: LoadResult, reason: string, force: boolean): LoadResult {
+    if (!result.ok) {
+      this.emit('rejected', result.problems, reason);
+      return result;
+    }
+    // Hash what the text means, so a reformatted file or the watcher seeing our own write is a no-op.
+    const hash = hashText(JSON.stringify(result.config));
+    if (!force && hash === this.acceptedHash) return result;
+    const accepted: AcceptedConfig = { config: result.config, warnings: result.warnings, hash, reason };
+    const problems = this.accept(accepted);
+    if (problems.length > 0) {
+      this.emit('rejected', problems, reason);
+      return { ok: false, problems };
+    }
+    this.acceptedHash = hash;
+    this.emit('accepted', accepted);
+    return result;
+  }
+
+  /** Watches the file's directory: an atomic rename replaces the file's inode, which a file watch would lose. */
+  watch(): void {
+    if (this.watcher) return;
+    const base = path.basename(this.file);
+    this.watcher = watch(path.dirname(path.resolve(this.file)), (_event, name) => {
+      if (name !== null && name.toString() !== base) return;
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => void this.reload('file changed'), this.debounceMs);
+    });
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    this.watcher?.close();
+    this.watcher = undefined;
+  }
+}

@@ -1,0 +1,90 @@
+// The control plane's moving parts in one place: the config file, the snapshot cache the ADS server
+// reads, and the record of what was accepted or rejected and why.
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { ConfigFileSource, type AcceptedConfig } from '../config/config-file-source.js';
+import { formatProblem, ProblemCode, type ConfigProblem } from '../config/problems.js';
+import { buildModel } from '../model/build.js';
+import type { Model } from '../model/types.js';
+import { AdsServer } from '../xds/ads-server.js';
+import { InconsistentSnapshotError, SnapshotCache } from '../xds/snapshot-cache.js';
+import { createXdsMetrics, type XdsMetrics } from '../xds/xds-metrics.js';
+
+export interface ConfigEvent {
+  readonly at: string;
+  readonly reason: string;
+  readonly configVersion?: number;
+  readonly problems: readonly string[];
+}
+
+export interface ControlPlaneOptions {
+  readonly configFile: string;
+  readonly logger: Logger;
+  readonly registry: Registry;
+}
+
+export class ControlPlane {
+  readonly cache = new SnapshotCache();
+  readonly source: ConfigFileSource;
+  readonly metrics: XdsMetrics;
+  readonly ads: AdsServer;
+  model: Model | undefined;
+  lastAccepted: ConfigEvent | undefined;
+  lastRejected: ConfigEvent | undefined;
+  private readonly log: Logger;
+
+  constructor(o: ControlPlaneOptions) {
+    this.log = o.logger;
+    this.metrics = createXdsMetrics(o.registry);
+    this.ads = new AdsServer({ cache: this.cache, metrics: this.metrics, logger: o.logger.child({ component: 'ads' }) });
+    this.source = new ConfigFileSource(o.configFile, (c) => this.publish(c));
+    this.source.on('rejected', (problems, reason) => {
+      this.lastRejected = { at: new Date().toISOString(), reason, problems: problems.map(formatProblem) };
+      this.metrics.configVersions.inc({ result: 'rejected' });
+      this.log.error(
+        { reason, problems: this.lastRejected.problems, serving: this.cache.configVersion || null },
+        'config rejected; the last good config keeps being served',
+      );
+    });
+  }
+
+  /** Builds the model and publishes it; problems mean it was not applied. */
+  private publish(c: AcceptedConfig): readonly ConfigProblem[] {
+    const model = buildModel(c.config);
+    let version: number;
+    try {
+      version = this.cache.publish(model);
+    } catch (e) {
+      if (!(e instanceof InconsistentSnapshotError)) throw e;
+      return e.problems.map((message) => ({
+        code: ProblemCode.INCONSISTENT_RESOURCES,
+        severity: 'error' as const,
+        file: this.source.file,
+        line: 0,
+        col: 0,
+        path: [],
+        message,
+      }));
+    }
+    this.model = model;
+    this.lastAccepted = { at: new Date().toISOString(), reason: c.reason, configVersion: version, problems: c.warnings.map(formatProblem) };
+    this.metrics.configVersions.inc({ result: 'accepted' });
+    for (const w of this.lastAccepted.problems) this.log.warn(w);
+    this.log.info({ configVersion: version, reason: c.reason, minEnvoyVersion: model.minEnvoyVersion ?? null }, 'config version published');
+    return [];
+  }
+
+  /** Loads the file once; resolves false (after logging every problem) when it is not valid. */
+  async start(o: { xds: string; watch: boolean }): Promise<boolean> {
+    const first = await this.source.reload('startup');
+    if (!first.ok) return false;
+    await this.ads.listen(o.xds);
+    if (o.watch) this.source.watch();
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.source.close();
+    await this.ads.close();
+  }
+}

@@ -1,0 +1,140 @@
+// The gRPC AggregatedDiscoveryService: one stream per proxy, state of the world or delta. Requests
+// are decoded and responses sent as pre-assembled bytes, so the service is defined by hand rather
+// than through proto-loader (which would re-encode every resource for every stream).
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest, type DeltaDiscoveryRequest, type DiscoveryRequest } from '../envoy-api/discovery-codec.js';
+import { DeltaStream } from './delta-stream.js';
+import { ProxyRegistry } from './proxy-status.js';
+import type { SnapshotCache } from './snapshot-cache.js';
+import { SotwStream } from './sotw-stream.js';
+import type { StreamContext } from './stream-context.js';
+import type { XdsMetrics } from './xds-metrics.js';
+
+const SERVICE = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
+
+function method<Req>(name: string, decode: (b: Buffer) => Req): grpc.MethodDefinition<Req, Buffer> {
+  return {
+    path: `${SERVICE}/${name}`,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: () => {
+      throw new Error('server side only');
+    },
+    requestDeserialize: decode,
+    responseSerialize: (b: Buffer) => b,
+    responseDeserialize: (b: Buffer) => b,
+  };
+}
+
+export const ADS_SERVICE: grpc.ServiceDefinition = {
+  StreamAggregatedResources: method<DiscoveryRequest>('StreamAggregatedResources', decodeDiscoveryRequest),
+  DeltaAggregatedResources: method<DeltaDiscoveryRequest>('DeltaAggregatedResources', decodeDeltaDiscoveryRequest),
+};
+
+export interface AdsServerOptions {
+  readonly cache: SnapshotCache;
+  readonly metrics: XdsMetrics;
+  readonly logger: Logger;
+}
+
+type Duplex<Req> = grpc.ServerDuplexStream<Req, Buffer>;
+
+export class AdsServer {
+  readonly proxies = new ProxyRegistry();
+  private readonly server = new grpc.Server({
+    // Envoy keeps ADS streams open for hours; let it ping them.
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+  });
+  private readonly streams = new Set<{ onSnapshot(): void; end(): void }>();
+  private boundPort = 0;
+
+  constructor(private readonly o: AdsServerOptions) {
+    this.server.addService(ADS_SERVICE, {
+      StreamAggregatedResources: (call: Duplex<DiscoveryRequest>) => this.serve(call, 'sotw', (ctx) => new SotwStream(ctx)),
+      DeltaAggregatedResources: (call: Duplex<DeltaDiscoveryRequest>) => this.serve(call, 'delta', (ctx) => new DeltaStream(ctx)),
+    });
+    o.cache.on('update', () => {
+      for (const s of this.streams) s.onSnapshot();
+    });
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  private serve<Req>(call: Duplex<Req>, protocol: 'sotw' | 'delta', make: (ctx: StreamContext) => { onRequest(r: Req): void; onSnapshot(): void }): void {
+    const record = this.proxies.open(protocol, call.getPeer());
+    const logger = this.o.logger.child({ stream: record.streamId, protocol });
+    const ctx: StreamContext = {
+      cache: this.o.cache,
+      record,
+      metrics: this.o.metrics,
+      logger,
+      send: (bytes) => {
+        if (!call.writableEnded && !call.destroyed) call.write(bytes);
+      },
+    };
+    const machine = make(ctx);
+    const handle = {
+      onSnapshot: () => machine.onSnapshot(),
+      end: () => {
+        if (!call.writableEnded) call.end();
+      },
+    };
+    this.streams.add(handle);
+    this.o.metrics.streams.inc({ protocol });
+    this.o.metrics.activeStreams.inc({ protocol });
+    let closed = false;
+    const close = (why: string): void => {
+      if (closed) return;
+      closed = true;
+      this.streams.delete(handle);
+      this.proxies.close(record);
+      this.o.metrics.activeStreams.dec({ protocol });
+      logger.info({ node: record.node?.id, why }, 'ADS stream closed');
+    };
+    call.on('data', (req: Req) => {
+      const first = !record.node;
+      try {
+        machine.onRequest(req);
+      } catch (e) {
+        logger.error({ err: e }, 'failed to handle a discovery request');
+        call.destroy(e as Error);
+        return;
+      }
+      if (first && record.node) logger.info({ node: record.node.id, cluster: record.node.cluster, envoy: record.node.envoyVersion }, 'proxy connected');
+    });
+    call.on('end', () => {
+      close('client ended');
+      handle.end();
+    });
+    call.on('error', (e) => close(`error: ${e.message}`));
+    call.on('cancelled', () => close('cancelled'));
+    call.on('close', () => close('closed'));
+  }
+
+  /** Binds `host:port` (port 0 picks a free one) and starts serving. */
+  async listen(address: string): Promise<number> {
+    this.boundPort = await new Promise<number>((resolve, reject) =>
+      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+    );
+    return this.boundPort;
+  }
+
+  /** Ends streams, waits up to `graceMs` for them to close, then forces the rest. */
+  async close(graceMs = 2000): Promise<void> {
+    for (const s of this.streams) s.end();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}

@@ -1,0 +1,107 @@
+// Incremental (delta) ADS on one stream: only added, changed and removed resources are sent, each
+// with its content hash as version; `initial_resource_versions` lets a reconnecting proxy skip what it
+// already has. https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol#incremental-xds
+import type { DeltaDiscoveryRequest } from '../envoy-api/discovery-codec.js';
+import { encodeDeltaDiscoveryResponse } from '../envoy-api/discovery-codec.js';
+import type { EncodedResource } from './encoded-resource.js';
+import { NAMED_TYPES, PUSH_ORDER, type ServedTypeUrl } from './snapshot.js';
+import { isServedType, recordAck, recordNack, recordSend, type StreamContext } from './stream-context.js';
+
+interface TypeState {
+  wildcard: boolean;
+  names: Set<string>;
+  /** name → version the proxy holds (as far as we know). */
+  known: Map<string, string>;
+  /** name → version the proxy rejected: not sent again. */
+  rejected: Map<string, string>;
+  sentNonce: string | undefined;
+  sentTypeVersion: string | undefined;
+  sentConfigVersion: number | undefined;
+  inFlight: Map<string, string> | undefined;
+}
+
+export class DeltaStream {
+  private readonly types = new Map<ServedTypeUrl, TypeState>();
+  private nonce = 0;
+
+  constructor(private readonly ctx: StreamContext) {}
+
+  onRequest(req: DeltaDiscoveryRequest): void {
+    if (req.node && !this.ctx.record.node) this.ctx.record.node = req.node;
+    if (!isServedType(req.typeUrl)) return;
+    const typeUrl = req.typeUrl;
+    let st = this.types.get(typeUrl);
+    if (!st) {
+      const wildcard = !NAMED_TYPES.has(typeUrl) && (req.subscribe.length === 0 || req.subscribe.includes('*'));
+      st = {
+        wildcard,
+        names: new Set(),
+        known: new Map(req.initialResourceVersions),
+        rejected: new Map(),
+        sentNonce: undefined,
+        sentTypeVersion: undefined,
+        sentConfigVersion: undefined,
+        inFlight: undefined,
+      };
+      this.types.set(typeUrl, st);
+    }
+    if (req.responseNonce !== '' && req.responseNonce === st.sentNonce) {
+      if (req.errorDetail) {
+        for (const [name, version] of st.inFlight ?? []) st.rejected.set(name, version);
+        recordNack(this.ctx, typeUrl, st.sentTypeVersion ?? '', req.errorDetail.message);
+      } else {
+        recordAck(this.ctx, typeUrl, st.sentTypeVersion ?? '', st.sentConfigVersion);
+      }
+      st.inFlight = undefined;
+    }
+    for (const n of req.subscribe) {
+      if (n === '*') st.wildcard = true;
+      else st.names.add(n);
+    }
+    for (const n of req.unsubscribe) {
+      if (n === '*') st.wildcard = false;
+      st.names.delete(n);
+      st.known.delete(n);
+    }
+    this.push(typeUrl);
+  }
+
+  onSnapshot(): void {
+    for (const typeUrl of PUSH_ORDER) if (this.types.has(typeUrl)) this.push(typeUrl);
+  }
+
+  private push(typeUrl: ServedTypeUrl): void {
+    const st = this.types.get(typeUrl)!;
+    const snapshot = this.ctx.cache.snapshotFor(this.ctx.record.node);
+    const ts = snapshot?.types.get(typeUrl);
+    if (!snapshot || !ts) return;
+    const wanted = (name: string): boolean => st.wildcard || st.names.has(name);
+    const changed: EncodedResource[] = [];
+    for (const r of ts.resources.values()) {
+      if (!wanted(r.name) || st.known.get(r.name) === r.version || st.rejected.get(r.name) === r.version) continue;
+      changed.push(r);
+    }
+    const removed = [...st.known.keys()].filter((name) => !ts.resources.has(name) && (st.wildcard || st.names.has(name)));
+    if (changed.length === 0 && removed.length === 0) {
+      // Nothing to send, but the proxy holds this type's current version.
+      if (st.sentTypeVersion !== ts.version && [...ts.resources.values()].every((r) => !wanted(r.name) || st.known.get(r.name) === r.version)) {
+        st.sentTypeVersion = ts.version;
+        st.sentConfigVersion = snapshot.configVersion;
+        recordSend(this.ctx, typeUrl, ts.version, snapshot.configVersion, 0);
+        recordAck(this.ctx, typeUrl, ts.version, snapshot.configVersion);
+      }
+      return;
+    }
+    const nonce = String(++this.nonce);
+    const bytes = encodeDeltaDiscoveryResponse(String(snapshot.configVersion), typeUrl, nonce, changed, removed);
+    st.inFlight = new Map(changed.map((r) => [r.name, r.version]));
+    for (const r of changed) st.known.set(r.name, r.version);
+    for (const name of removed) st.known.delete(name);
+    st.sentNonce = nonce;
+    st.sentTypeVersion = ts.version;
+    st.sentConfigVersion = snapshot.configVersion;
+    this.ctx.record.warnings = snapshot.warnings;
+    recordSend(this.ctx, typeUrl, ts.version, snapshot.configVersion, bytes.length);
+    this.ctx.send(bytes);
+  }
+}

@@ -1,0 +1,45 @@
+// Mirror percentages travel over RTDS: each policy's runtime_key gets its value from one Runtime
+// resource, so an edit that only changes percentages pushes that resource and leaves every route
+// byte-identical. Routes keep a 0% default: Envoy loads RTDS layers before it initializes clusters and
+// listeners, so the default only applies to an Envoy whose bootstrap lacks the layer (status warns).
+import type { JsonObject, TypedJson } from '../envoy-api/proto-json.js';
+import { TypeUrl } from '../envoy-api/type-urls.js';
+import { RTDS_LAYER_NAME } from '../translate/bootstrap.js';
+
+export const DETACHED_DEFAULT: JsonObject = { numerator: 0, denominator: 'HUNDRED' };
+
+type Policy = JsonObject & { runtime_fraction?: { default_value: JsonObject; runtime_key: string } };
+
+function detach(policies: unknown, layer: JsonObject): void {
+  if (!Array.isArray(policies)) return;
+  for (const p of policies as Policy[]) {
+    const rf = p.runtime_fraction;
+    if (!rf) continue;
+    layer[rf.runtime_key] = rf.default_value;
+    rf.default_value = DETACHED_DEFAULT;
+  }
+}
+
+/** Routes with mirror fractions moved into `layer` (runtime_key → FractionalPercent). Inputs are not changed. */
+export function detachMirrorFractions(routes: readonly TypedJson[]): { routes: TypedJson[]; layer: JsonObject } {
+  const layer: JsonObject = {};
+  const out = routes.map((rc) => {
+    const copy = structuredClone(rc) as TypedJson & {
+      request_mirror_policies?: unknown;
+      virtual_hosts?: Array<{ request_mirror_policies?: unknown; routes?: Array<{ route?: { request_mirror_policies?: unknown } }> }>;
+    };
+    detach(copy.request_mirror_policies, layer);
+    for (const vh of copy.virtual_hosts ?? []) {
+      detach(vh.request_mirror_policies, layer);
+      for (const r of vh.routes ?? []) detach(r.route?.request_mirror_policies, layer);
+    }
+    return copy;
+  });
+  const sorted: JsonObject = {};
+  for (const k of Object.keys(layer).sort()) sorted[k] = layer[k]!;
+  return { routes: out, layer: sorted };
+}
+
+export function runtimeResource(layer: JsonObject): TypedJson {
+  return { '@type': TypeUrl.Runtime, name: RTDS_LAYER_NAME, layer };
+}

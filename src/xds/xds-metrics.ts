@@ -1,0 +1,33 @@
+// Prometheus metrics of the ADS server, on a registry the caller owns (one per process).
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export interface XdsMetrics {
+  readonly streams: Counter<'protocol'>;
+  readonly activeStreams: Gauge<'protocol'>;
+  readonly pushes: Counter<'type'>;
+  readonly pushBytes: Counter<'type'>;
+  readonly acks: Counter<'type'>;
+  readonly nacks: Counter<'type'>;
+  readonly configVersions: Counter<'result'>;
+  readonly changeToAck: Histogram<'type'>;
+}
+
+export function createXdsMetrics(registry: Registry): XdsMetrics {
+  const registers = [registry];
+  return {
+    streams: new Counter({ name: 'shadowplane_xds_streams_total', help: 'ADS streams opened', labelNames: ['protocol'], registers }),
+    activeStreams: new Gauge({ name: 'shadowplane_xds_active_streams', help: 'ADS streams open now', labelNames: ['protocol'], registers }),
+    pushes: new Counter({ name: 'shadowplane_xds_pushes_total', help: 'Discovery responses sent', labelNames: ['type'], registers }),
+    pushBytes: new Counter({ name: 'shadowplane_xds_push_bytes_total', help: 'Bytes of discovery responses sent', labelNames: ['type'], registers }),
+    acks: new Counter({ name: 'shadowplane_xds_acks_total', help: 'Responses acknowledged', labelNames: ['type'], registers }),
+    nacks: new Counter({ name: 'shadowplane_xds_nacks_total', help: 'Responses rejected by a proxy', labelNames: ['type'], registers }),
+    configVersions: new Counter({ name: 'shadowplane_config_versions_total', help: 'Config loads by result', labelNames: ['result'], registers }),
+    changeToAck: new Histogram({
+      name: 'shadowplane_xds_change_to_ack_seconds',
+      help: 'Time from a config version being published to a proxy acknowledging it, per type',
+      labelNames: ['type'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+  };
+}

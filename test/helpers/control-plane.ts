@@ -1,0 +1,56 @@
+// A shadowplane control plane in the test process, on loopback ports, with a config file it watches.
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { startServer, type RunningServer } from '../../src/cli/serve.js';
+
+export interface TestControlPlane extends RunningServer {
+  readonly dir: string;
+  readonly configFile: string;
+  /** Replaces the config file the way editors do (write a temp file, rename over). */
+  edit(text: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startControlPlane(configText: string, o: { xdsPort?: number; dir?: string; token?: string } = {}): Promise<TestControlPlane> {
+  const dir = o.dir ?? (await mkdtemp(path.join(tmpdir(), 'shadowplane-cp-')));
+  const configFile = path.join(dir, 'shadowplane.yaml');
+  await writeFile(configFile, configText);
+  let tokenFile: string | undefined;
+  if (o.token !== undefined) {
+    tokenFile = path.join(dir, 'token');
+    await writeFile(tokenFile, o.token);
+  }
+  const logger = pino({ level: process.env.SHADOWPLANE_TEST_LOG ?? 'silent' });
+  const server = await startServer(
+    { config: configFile, xds: `127.0.0.1:${o.xdsPort ?? 0}`, admin: '127.0.0.1:0', ...(tokenFile ? { adminTokenFile: tokenFile } : {}) },
+    logger,
+  );
+  if (!server) throw new Error('test config was rejected');
+  let n = 0;
+  return {
+    ...server,
+    dir,
+    configFile,
+    async edit(text: string) {
+      const tmp = path.join(dir, `.edit-${++n}.tmp`);
+      await writeFile(tmp, text);
+      await rename(tmp, configFile);
+    },
+    async stop() {
+      await server.close();
+      if (!o.dir) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `check` every 50 ms until it returns true, or fails after `ms`. */
+export async function eventually(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${ms} ms waiting for: ${what}`);
+}
