@@ -20,6 +20,10 @@ const BACKENDS = ['service1', 'service1-mirror', 'service2', 'service2-mirror', 
 type Name = (typeof BACKENDS)[number];
 
 interface Knobs {
+  /** The name of the cluster behind /hot's primary: renaming it removes the old cluster in the same edit. */
+  hotCluster: string;
+  /** Likewise for the edge listener's cluster, which the delta Envoy uses. */
+  edgeCluster: string;
   samplePercent: number;
   hotMirrors: readonly Name[];
   /** An extra route whose regex RE2 (Envoy) rejects although JavaScript accepts it. */
@@ -34,7 +38,7 @@ describe('real Envoy over ADS', () => {
   let edgePort = 0;
   let xdsPort = 0;
   let dir = '';
-  const knobs: Knobs = { samplePercent: 50, hotMirrors: ['hot-a'], nackRoute: false };
+  const knobs: Knobs = { hotCluster: 'hot', edgeCluster: 'edge', samplePercent: 50, hotMirrors: ['hot-a'], nackRoute: false };
 
   const config = (k: Knobs): string => `
 listeners:
@@ -52,15 +56,15 @@ listeners:
           - { name: sample, match: { prefix: /sample }, cluster: sample, mirrors: [{ cluster: sample-mirror, percent: ${k.samplePercent} }] }
           - name: hot
             match: { prefix: /hot }
-            cluster: hot
+            cluster: ${k.hotCluster}
 ${k.hotMirrors.length > 0 ? `            mirrors: [${k.hotMirrors.map((m) => `{ cluster: ${m} }`).join(', ')}]` : ''}
-${k.nackRoute ? '          - { name: nack, match: { regex: "^/nack(?=x)" }, cluster: hot }' : ''}
+${k.nackRoute ? `          - { name: nack, match: { regex: "^/nack(?=x)" }, cluster: ${k.hotCluster} }` : ''}
   - name: edge
     address: 127.0.0.1:${edgePort}
     nodes: [{ id: "edge-*" }]
-    virtual_hosts: [{ name: edge, domains: ["*"], routes: [{ match: { prefix: / }, cluster: edge }] }]
+    virtual_hosts: [{ name: edge, domains: ["*"], routes: [{ match: { prefix: / }, cluster: ${k.edgeCluster} }] }]
 clusters:
-${BACKENDS.map((n) => `  - { name: ${n}, endpoints: ["127.0.0.1:${b[n].port}"], connect_timeout: 1s }`).join('\n')}
+${BACKENDS.map((n) => `  - { name: ${n === 'hot' ? k.hotCluster : n === 'edge' ? k.edgeCluster : n}, endpoints: ["127.0.0.1:${b[n].port}"], connect_timeout: 1s }`).join('\n')}
 `;
 
   const apply = async (k: Partial<Knobs>): Promise<void> => {
@@ -181,6 +185,17 @@ ${BACKENDS.map((n) => `  - { name: ${n}, endpoints: ["127.0.0.1:${b[n].port}"], 
     t.diagnostic(`edit → visible at the mirrors: max ${Math.max(...lags)} ms over 20 edits; ${r.sent} requests, 0 failed`);
   });
 
+  it('renaming a primary cluster under load (the old one removed in the same edit) fails no request', async (t) => {
+    if (!requireEnvoy(t)) return;
+    const load = startLoad({ port: front, path: '/hot', headers: { host: 'localhost' }, concurrency: 4, maxMs: 60_000, maxRequests: 200_000 });
+    for (let i = 1; i <= 10; i++) {
+      await apply({ hotCluster: `hot-v${i}` });
+      await eventually(`rename ${i} acked`, () => synced('front-1'));
+    }
+    const r = await load.stop();
+    assert.deepEqual(r.failures, [], `${r.failures.length} of ${r.sent} requests failed`);
+  });
+
   it('a version Envoy rejects is NACKED with Envoy’s message, not re-sent, and traffic keeps flowing; the next good edit recovers', async (t) => {
     if (!requireEnvoy(t)) return;
     const p = proxy('front-1')!;
@@ -225,6 +240,14 @@ ${BACKENDS.map((n) => `  - { name: ${n}, endpoints: ["127.0.0.1:${b[n].port}"], 
         ((await (await fetch(`http://127.0.0.1:${admin}/listeners?format=json`)).json()) as { listener_statuses: Array<{ name: string }> }).listener_statuses.map((l) => l.name).sort();
       assert.deepEqual(await listeners(edge.adminPort), ['edge', 'front']);
       assert.deepEqual(await listeners(envoy!.adminPort), ['front']);
+      // Make-before-break over delta too: renaming the edge cluster under load fails no request.
+      const load = startLoad({ port: edgePort, path: '/x', headers: { host: 'localhost' }, concurrency: 4, maxMs: 60_000, maxRequests: 200_000 });
+      for (let i = 1; i <= 5; i++) {
+        await apply({ edgeCluster: `edge-v${i}` });
+        await eventually(`edge rename ${i} acked`, () => synced('edge-1'));
+      }
+      const r = await load.stop();
+      assert.deepEqual(r.failures, [], `${r.failures.length} of ${r.sent} requests failed`);
     } finally {
       await edge.stop();
     }

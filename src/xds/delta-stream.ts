@@ -1,9 +1,12 @@
 // Incremental (delta) ADS on one stream: only added, changed and removed resources are sent, each
 // with its content hash as version; `initial_resource_versions` lets a reconnecting proxy skip what it
 // already has. https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol#incremental-xds
+// Make-before-break as in the state-of-the-world stream: listeners and routes wait for their clusters
+// and endpoints to be acknowledged, and cluster removals wait for the routes that stopped using them.
 import type { DeltaDiscoveryRequest } from '../envoy-api/discovery-codec.js';
 import { encodeDeltaDiscoveryResponse } from '../envoy-api/discovery-codec.js';
 import type { EncodedResource } from './encoded-resource.js';
+import { TypeUrl } from '../envoy-api/type-urls.js';
 import { NAMED_TYPES, PUSH_ORDER, type ServedTypeUrl } from './snapshot.js';
 import { isServedType, recordAck, recordNack, recordSend, type StreamContext } from './stream-context.js';
 
@@ -16,6 +19,7 @@ interface TypeState {
   rejected: Map<string, string>;
   sentNonce: string | undefined;
   sentTypeVersion: string | undefined;
+  ackedTypeVersion: string | undefined;
   sentConfigVersion: number | undefined;
   inFlight: Map<string, string> | undefined;
 }
@@ -40,6 +44,7 @@ export class DeltaStream {
         rejected: new Map(),
         sentNonce: undefined,
         sentTypeVersion: undefined,
+        ackedTypeVersion: undefined,
         sentConfigVersion: undefined,
         inFlight: undefined,
       };
@@ -50,9 +55,11 @@ export class DeltaStream {
         for (const [name, version] of st.inFlight ?? []) st.rejected.set(name, version);
         recordNack(this.ctx, typeUrl, st.sentTypeVersion ?? '', req.errorDetail.message);
       } else {
+        st.ackedTypeVersion = st.sentTypeVersion;
         recordAck(this.ctx, typeUrl, st.sentTypeVersion ?? '', st.sentConfigVersion);
       }
       st.inFlight = undefined;
+      if (!req.errorDetail) this.afterAck(typeUrl);
     }
     for (const n of req.subscribe) {
       if (n === '*') st.wildcard = true;
@@ -66,22 +73,48 @@ export class DeltaStream {
     this.push(typeUrl);
   }
 
+  private afterAck(typeUrl: ServedTypeUrl): void {
+    if (typeUrl === TypeUrl.Listener || typeUrl === TypeUrl.RouteConfiguration) this.push(TypeUrl.Cluster);
+    else if (typeUrl === TypeUrl.Cluster || typeUrl === TypeUrl.ClusterLoadAssignment) {
+      this.push(TypeUrl.Listener);
+      this.push(TypeUrl.RouteConfiguration);
+    }
+  }
+
+  /** The proxy has acknowledged this type at its current version (or never asked for it). */
+  private caughtUp(typeUrl: ServedTypeUrl): boolean {
+    const st = this.types.get(typeUrl);
+    const ts = this.ctx.cache.snapshotFor(this.ctx.record.node)?.types.get(typeUrl);
+    return !st || !ts || (st.inFlight === undefined && st.ackedTypeVersion === ts.version);
+  }
+
+  private clustersCaughtUp(): boolean {
+    if (!this.caughtUp(TypeUrl.Cluster)) return false;
+    const clusters = this.ctx.cache.snapshotFor(this.ctx.record.node)?.types.get(TypeUrl.Cluster);
+    const eds = this.types.get(TypeUrl.ClusterLoadAssignment);
+    const needed = [...(clusters?.resources.values() ?? [])].filter((c) => c.json.type === 'EDS');
+    if (needed.length === 0 || (!eds && !this.types.has(TypeUrl.Cluster))) return true;
+    return !!eds && eds.inFlight === undefined && needed.every((c) => eds.wildcard || eds.names.has(c.name)) && needed.every((c) => eds.known.has(c.name));
+  }
+
   onSnapshot(): void {
     for (const typeUrl of PUSH_ORDER) if (this.types.has(typeUrl)) this.push(typeUrl);
   }
 
   private push(typeUrl: ServedTypeUrl): void {
-    const st = this.types.get(typeUrl)!;
+    const st = this.types.get(typeUrl);
     const snapshot = this.ctx.cache.snapshotFor(this.ctx.record.node);
     const ts = snapshot?.types.get(typeUrl);
-    if (!snapshot || !ts) return;
+    if (!st || !snapshot || !ts) return;
+    if ((typeUrl === TypeUrl.Listener || typeUrl === TypeUrl.RouteConfiguration) && !this.clustersCaughtUp()) return;
     const wanted = (name: string): boolean => st.wildcard || st.names.has(name);
     const changed: EncodedResource[] = [];
     for (const r of ts.resources.values()) {
       if (!wanted(r.name) || st.known.get(r.name) === r.version || st.rejected.get(r.name) === r.version) continue;
       changed.push(r);
     }
-    const removed = [...st.known.keys()].filter((name) => !ts.resources.has(name) && (st.wildcard || st.names.has(name)));
+    const holdRemovals = typeUrl === TypeUrl.Cluster && !(this.caughtUp(TypeUrl.Listener) && this.caughtUp(TypeUrl.RouteConfiguration));
+    const removed = holdRemovals ? [] : [...st.known.keys()].filter((name) => !ts.resources.has(name) && (st.wildcard || st.names.has(name)));
     if (changed.length === 0 && removed.length === 0) {
       // Nothing to send, but the proxy holds this type's current version.
       if (st.sentTypeVersion !== ts.version && [...ts.resources.values()].every((r) => !wanted(r.name) || st.known.get(r.name) === r.version)) {

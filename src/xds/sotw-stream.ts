@@ -2,9 +2,13 @@
 // https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol#ack-nack-and-resource-type-instance-version
 // A NACKed version is not sent again to that proxy until the resources change again (go-control-plane
 // re-sends it in a loop: its issues #46 and #962); Envoy keeps serving what it last accepted.
+// Updates are make-before-break, so no request meets a missing or still-warming cluster: listeners
+// and routes wait until the proxy has acknowledged the clusters and endpoints they use, and a cluster
+// the new version drops stays in CDS until the proxy has acknowledged the routes that stopped using it.
 import type { DiscoveryRequest } from '../envoy-api/discovery-codec.js';
 import { encodeDiscoveryResponse } from '../envoy-api/discovery-codec.js';
 import type { EncodedResource } from './encoded-resource.js';
+import { TypeUrl } from '../envoy-api/type-urls.js';
 import { NAMED_TYPES, PUSH_ORDER, type ServedTypeUrl } from './snapshot.js';
 import { isServedType, recordAck, recordNack, recordSend, type StreamContext } from './stream-context.js';
 
@@ -18,6 +22,10 @@ interface TypeState {
   sentNonce: string | undefined;
   /** The response key a proxy rejected; not sent again. */
   rejectedKey: string | undefined;
+  /** The response key the proxy acknowledged last. */
+  ackedKey: string | undefined;
+  /** What the last response carried, by name. */
+  lastSent: ReadonlyMap<string, EncodedResource>;
 }
 
 export class SotwStream {
@@ -41,13 +49,29 @@ export class SotwStream {
         st.rejectedKey = st.sentKey;
         recordNack(this.ctx, typeUrl, st.sentVersion ?? '', req.errorDetail.message);
       } else {
+        st.ackedKey = st.sentKey;
         recordAck(this.ctx, typeUrl, req.versionInfo, st.sentConfigVersion);
+        if (typeUrl === TypeUrl.Listener || typeUrl === TypeUrl.RouteConfiguration) this.push(TypeUrl.Cluster);
+        else if (typeUrl === TypeUrl.Cluster || typeUrl === TypeUrl.ClusterLoadAssignment) {
+          this.push(TypeUrl.Listener);
+          this.push(TypeUrl.RouteConfiguration);
+        }
       }
     }
     const names = req.resourceNames.filter((n) => n !== '*');
     const wildcard = !NAMED_TYPES.has(typeUrl) && (req.resourceNames.includes('*') || (names.length === 0 && (st?.wildcard ?? true)));
     if (!st) {
-      st = { wildcard, names: new Set(names), sentKey: undefined, sentVersion: undefined, sentConfigVersion: undefined, sentNonce: undefined, rejectedKey: undefined };
+      st = {
+        wildcard,
+        names: new Set(names),
+        sentKey: undefined,
+        sentVersion: undefined,
+        sentConfigVersion: undefined,
+        sentNonce: undefined,
+        rejectedKey: undefined,
+        ackedKey: undefined,
+        lastSent: new Map(),
+      };
       this.types.set(typeUrl, st);
       if (req.versionInfo !== '') this.resumeFrom(typeUrl, st, req.versionInfo);
     } else {
@@ -63,6 +87,8 @@ export class SotwStream {
     const ts = snapshot?.types.get(typeUrl);
     if (!snapshot || !ts || ts.version !== versionInfo) return;
     st.sentKey = this.keyOf(ts.version, st);
+    st.ackedKey = st.sentKey;
+    st.lastSent = ts.resources;
     st.sentVersion = ts.version;
     st.sentConfigVersion = snapshot.configVersion;
     recordSend(this.ctx, typeUrl, ts.version, snapshot.configVersion, 0);
@@ -74,31 +100,76 @@ export class SotwStream {
     for (const typeUrl of PUSH_ORDER) if (this.types.has(typeUrl)) this.push(typeUrl);
   }
 
-  private keyOf(version: string, st: TypeState): string {
-    return st.wildcard ? `${version}|*` : `${version}|${[...st.names].sort().join(',')}`;
+  /** Identifies a response: type version, what was subscribed, and any clusters retained beyond the version. */
+  private keyOf(version: string, st: TypeState, retained: readonly string[] = []): string {
+    const names = st.wildcard ? '*' : [...st.names].sort().join(',');
+    return `${version}|${names}|${[...retained].sort().join(',')}`;
+  }
+
+  /** True once the proxy has acknowledged the current listeners and routes (or never asked for them). */
+  private routesCaughtUp(): boolean {
+    const snapshot = this.ctx.cache.snapshotFor(this.ctx.record.node);
+    return [TypeUrl.Listener, TypeUrl.RouteConfiguration].every((t) => {
+      const st = this.types.get(t);
+      const ts = snapshot?.types.get(t);
+      return !st || !ts || st.ackedKey === this.keyOf(ts.version, st);
+    });
+  }
+
+  /**
+   * True once the proxy has acknowledged the current clusters, and endpoints for each EDS cluster
+   * among them (or never asked for them).
+   */
+  private clustersCaughtUp(): boolean {
+    const snapshot = this.ctx.cache.snapshotFor(this.ctx.record.node);
+    const cds = this.types.get(TypeUrl.Cluster);
+    const clusters = snapshot?.types.get(TypeUrl.Cluster);
+    if (!cds || !clusters) return true;
+    if (cds.ackedKey === undefined || cds.ackedKey !== cds.sentKey || !cds.ackedKey.startsWith(`${clusters.version}|`)) return false;
+    const eds = this.types.get(TypeUrl.ClusterLoadAssignment);
+    const endpoints = snapshot!.types.get(TypeUrl.ClusterLoadAssignment)!;
+    const needed = [...clusters.resources.values()].filter((c) => c.json.type === 'EDS').map((c) => c.name);
+    if (needed.length === 0) return true;
+    if (!eds) return false;
+    return needed.every((n) => eds.names.has(n)) && eds.ackedKey === eds.sentKey && eds.ackedKey === this.keyOf(endpoints.version, eds);
+  }
+
+  /** The resources to send: what was asked for, plus clusters still in use until the routes catch up. */
+  private resourcesFor(typeUrl: ServedTypeUrl, st: TypeState, current: ReadonlyMap<string, EncodedResource>): Map<string, EncodedResource> {
+    const out = new Map<string, EncodedResource>();
+    if (st.wildcard) for (const [n, r] of current) out.set(n, r);
+    else
+      for (const n of st.names) {
+        const r = current.get(n);
+        if (r) out.set(n, r);
+      }
+    if (typeUrl === TypeUrl.Cluster && !this.routesCaughtUp()) {
+      for (const [n, r] of st.lastSent) if (!out.has(n)) out.set(n, r);
+    }
+    return out;
   }
 
   private push(typeUrl: ServedTypeUrl): void {
-    const st = this.types.get(typeUrl)!;
+    const st = this.types.get(typeUrl);
     const snapshot = this.ctx.cache.snapshotFor(this.ctx.record.node);
     const ts = snapshot?.types.get(typeUrl);
-    if (!snapshot || !ts) return;
-    const key = this.keyOf(ts.version, st);
+    if (!st || !snapshot || !ts) return;
+    if ((typeUrl === TypeUrl.Listener || typeUrl === TypeUrl.RouteConfiguration) && !this.clustersCaughtUp()) return;
+    const resources = this.resourcesFor(typeUrl, st, ts.resources);
+    const retained = [...resources.keys()].filter((n) => !ts.resources.has(n));
+    // Retained clusters make a distinct response (and version) until they are dropped.
+    const version = retained.length > 0 ? `${ts.version}+${retained.length}` : ts.version;
+    const key = this.keyOf(ts.version, st, retained);
     if (key === st.sentKey || key === st.rejectedKey) return;
-    const resources: EncodedResource[] = st.wildcard
-      ? [...ts.resources.values()]
-      : [...st.names].flatMap((n) => {
-          const r = ts.resources.get(n);
-          return r ? [r] : [];
-        });
     const nonce = String(++this.nonce);
-    const bytes = encodeDiscoveryResponse(ts.version, typeUrl, nonce, resources);
+    const bytes = encodeDiscoveryResponse(version, typeUrl, nonce, [...resources.values()]);
     st.sentKey = key;
-    st.sentVersion = ts.version;
+    st.sentVersion = version;
     st.sentConfigVersion = snapshot.configVersion;
     st.sentNonce = nonce;
+    st.lastSent = resources;
     this.ctx.record.warnings = snapshot.warnings;
-    recordSend(this.ctx, typeUrl, ts.version, snapshot.configVersion, bytes.length);
+    recordSend(this.ctx, typeUrl, version, snapshot.configVersion, bytes.length);
     this.ctx.send(bytes);
   }
 }
