@@ -175,3 +175,21 @@ clusters:
     assert.deepEqual(r.warnings, []);
   });
 });
+
+describe('the fast YAML path', () => {
+  it('accepts exactly what the careful path accepts, with the same result, for every example config', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { parseCarefully } = await import('../src/config/load.js');
+    const { exampleConfigs, REPO_ROOT } = await import('./helpers/repo.js');
+    for (const config of exampleConfigs()) {
+      const text = await readFile(`${REPO_ROOT}/${config}`, 'utf8');
+      assert.deepEqual(parseConfig(text, config), parseCarefully(text, config), config);
+    }
+  });
+
+  it('hands aliases to the careful path, which bounds their expansion', () => {
+    const text = oneRoute(`          - &r { match: { prefix: / }, cluster: a, mirrors: [{ cluster: m }] }\n`);
+    const r = parseConfig(text, 'alias.yaml');
+    assert.ok(r.ok);
+  });
+});

@@ -89,3 +89,16 @@ describe('google.protobuf.Struct (the RTDS layer)', () => {
     for (const v of Object.values(layer.fields)) assert.ok(topLevelTags(value.encode(v as protobuf.Message).finish()).length === 1);
   });
 });
+
+describe('fields added at load time', () => {
+  it('are resolved like the rest, so nested enums encode by name', () => {
+    const f = envoyProtoRoot().lookupType('envoy.config.route.v3.RouteAction.RequestMirrorPolicy').fields.request_headers_mutations!;
+    assert.equal(f.resolvedType?.fullName, '.envoy.config.common.mutation_rules.v3.HeaderMutation');
+    const json = { cluster: 'm', request_headers_mutations: [{ append: { header: { key: 'a', value: 'b' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' } }] };
+    const bytes = encodeAs('envoy.config.route.v3.RouteAction.RequestMirrorPolicy', json);
+    assert.deepEqual(decodeTyped('type.googleapis.com/envoy.config.route.v3.RouteAction.RequestMirrorPolicy', bytes), {
+      '@type': 'type.googleapis.com/envoy.config.route.v3.RouteAction.RequestMirrorPolicy',
+      ...json,
+    });
+  });
+});

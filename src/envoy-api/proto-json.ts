@@ -70,13 +70,18 @@ function isObject(v: unknown): v is JsonObject {
 function fieldFromJson(field: protobuf.Field, value: JsonValue, path: string, root: protobuf.Root): unknown {
   const t = field.resolvedType;
   if (t instanceof protobuf.Enum) {
-    if (typeof value === 'string' && !(value in t.values)) {
-      throw new ProtoJsonError(path, `"${value}" is not a value of ${t.name}`);
-    }
-    return value;
+    if (typeof value === 'number') return value;
+    const n = typeof value === 'string' ? t.values[value] : undefined;
+    if (n === undefined) throw new ProtoJsonError(path, `"${String(value)}" is not a value of ${t.name}`);
+    return n;
   }
   if (t instanceof protobuf.Type) return messageFromJson(t, value, path, root);
-  return value; // scalars: protobufjs's fromObject converts numbers, 64-bit strings and base64 bytes
+  if (field.type === 'bytes') {
+    if (typeof value !== 'string') throw new ProtoJsonError(path, 'expected base64 bytes');
+    return Buffer.from(value, 'base64');
+  }
+  // Numbers, bools and strings encode as they are (64-bit integers as decimal strings or numbers).
+  return value;
 }
 
 function messageFromJson(type: protobuf.Type, value: JsonValue, path: string, root: protobuf.Root): unknown {
@@ -145,9 +150,11 @@ export function encodeAs(messageName: string, json: JsonObject, path = '$', root
   return encodeMessage(root.lookupType(messageName), json, path, root);
 }
 
+// The converted object already has protobufjs's runtime shape (enum numbers, bytes as buffers, nested
+// plain objects), so it is encoded directly: fromObject would only copy it into message instances.
 function encodeMessage(type: protobuf.Type, json: JsonObject, path: string, root: protobuf.Root): Uint8Array {
   const plain = messageFromJson(type, json, path, root) as Record<string, unknown>;
-  return type.encode(type.fromObject(plain)).finish();
+  return type.encode(plain).finish();
 }
 
 // ---- bytes → JSON ----

@@ -51,7 +51,10 @@ function addMissingMirrorPolicyFields(root: protobuf.Root): void {
     if (policy.fieldsById[f.id] !== undefined) {
       throw new Error(`RequestMirrorPolicy field ${f.id} is "${policy.fieldsById[f.id]!.name}", expected "${f.name}"`);
     }
-    policy.add(new protobuf.Field(f.name, f.id, f.type, f.rule));
+    const field = new protobuf.Field(f.name, f.id, f.type, f.rule);
+    policy.add(field);
+    // The root was resolved while loading; a field added afterwards must be resolved itself.
+    field.resolve();
   }
 }
 
