@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { bootstrapCommand } from './bootstrap.js';
 import { UsageError, type Io } from './output.js';
 import { renderCommand } from './render.js';
+import { demoBackendCommand, sandboxCommand } from './sandbox.js';
 import { serveCommand } from './serve.js';
 import { statusCommand } from './status.js';
 import { validateCommand } from './validate.js';
@@ -14,6 +15,8 @@ const USAGE = `usage:
   shadowplane bootstrap --static FILE --node-id ID [--admin-port P] [--format yaml|json]
   shadowplane serve --config FILE [--xds 127.0.0.1:18000] [--admin 127.0.0.1:19000] [--admin-token-file F] [--no-watch] [--log-level L]
   shadowplane status [--admin 127.0.0.1:19000] [--format json]
+  shadowplane sandbox [--envoy] [--config FILE]
+  shadowplane demo-backend --name NAME --port PORT [--host H]
 `;
 
 const OPTIONS = {
@@ -30,6 +33,10 @@ const OPTIONS = {
   'admin-token-file': { type: 'string' },
   'no-watch': { type: 'boolean' },
   'log-level': { type: 'string' },
+  envoy: { type: 'boolean' },
+  name: { type: 'string' },
+  port: { type: 'string' },
+  host: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -77,6 +84,10 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
           },
           io,
         );
+      case 'sandbox':
+        return await sandboxCommand({ envoy: values.envoy, config: values.config }, io);
+      case 'demo-backend':
+        return await demoBackendCommand({ name: values.name, port: values.port, host: values.host }, io);
       case 'status':
         return await statusCommand({ admin: values.admin, format: values.format }, io);
       default:

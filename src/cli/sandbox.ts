@@ -1,0 +1,44 @@
+import path from 'node:path';
+import { startDemoBackend } from '../sandbox/demo-backend.js';
+import { EnvoyNotInstalledError, REPO_ROOT, startSandbox } from '../sandbox/sandbox.js';
+import { UsageError, type Io } from './output.js';
+
+const untilSignal = (): Promise<void> =>
+  new Promise((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+
+/** `shadowplane sandbox [--envoy] [--config FILE]` */
+export async function sandboxCommand(o: { envoy?: boolean; config?: string }, io: Io): Promise<number> {
+  let sandbox;
+  try {
+    sandbox = await startSandbox({
+      config: o.config ?? path.join(REPO_ROOT, 'configs/sandbox.yaml'),
+      envoy: o.envoy ?? false,
+      write: (t) => io.out(t),
+      color: process.stdout.isTTY === true,
+    });
+  } catch (e) {
+    if (e instanceof EnvoyNotInstalledError) {
+      io.err(`shadowplane: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+  await untilSignal();
+  io.out('\nstopping the sandbox…\n');
+  await sandbox.close();
+  return 0;
+}
+
+/** `shadowplane demo-backend --name N --port P [--host H]`: one demo service (docker-compose runs these). */
+export async function demoBackendCommand(o: { name?: string; port?: string; host?: string }, io: Io): Promise<number> {
+  const port = Number(o.port);
+  if (!o.name || !Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError('demo-backend needs --name NAME --port PORT');
+  const b = await startDemoBackend(o.name, port, (l) => io.out(`${l}\n`), o.host ?? '127.0.0.1');
+  io.out(`${o.name} listening on ${o.host ?? '127.0.0.1'}:${b.port}\n`);
+  await untilSignal();
+  await b.close();
+  return 0;
+}
