@@ -14,6 +14,7 @@ const USAGE = `usage:
   shadowplane bootstrap --xds HOST:PORT --node-id ID [--node-cluster C] [--admin-port P] [--delta] [--format yaml|json]
   shadowplane bootstrap --static FILE --node-id ID [--admin-port P] [--format yaml|json]
   shadowplane serve --config FILE [--xds 127.0.0.1:18000] [--admin 127.0.0.1:19000] [--admin-token-file F] [--no-watch] [--log-level L]
+                    [--data-plane builtin|none] [--node-id ID] [--node-cluster C]
   shadowplane status [--admin 127.0.0.1:19000] [--format json]
   shadowplane sandbox [--envoy] [--config FILE]
   shadowplane demo-backend --name NAME --port PORT [--host H]
@@ -34,6 +35,7 @@ const OPTIONS = {
   'no-watch': { type: 'boolean' },
   'log-level': { type: 'string' },
   envoy: { type: 'boolean' },
+  'data-plane': { type: 'string' },
   name: { type: 'string' },
   port: { type: 'string' },
   host: { type: 'string' },
@@ -81,6 +83,9 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
             adminTokenFile: values['admin-token-file'],
             watch: !values['no-watch'],
             logLevel: values['log-level'],
+            dataPlane: values['data-plane'],
+            nodeId: values['node-id'],
+            nodeCluster: values['node-cluster'],
           },
           io,
         );

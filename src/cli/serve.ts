@@ -3,7 +3,10 @@ import { readFile } from 'node:fs/promises';
 import { pino, type Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { parseHostPort } from '../config/address.js';
+import { createDataPlane } from '../proxy/data-plane.js';
 import { AdminServer } from '../server/admin-server.js';
+import { feedBuiltinDataPlane } from '../server/builtin-data-plane.js';
+import { DEFAULT_NODE_CLUSTER } from '../translate/bootstrap.js';
 import { ControlPlane } from '../server/control-plane.js';
 import { UsageError, type Io } from './output.js';
 
@@ -14,10 +17,15 @@ export interface ServeOptions {
   readonly adminTokenFile?: string;
   readonly watch?: boolean;
   readonly logLevel?: string;
+  /** `builtin` also runs the TypeScript data path in this process, as node `nodeId`. */
+  readonly dataPlane?: string;
+  readonly nodeId?: string;
+  readonly nodeCluster?: string;
 }
 
 export interface RunningServer {
   readonly controlPlane: ControlPlane;
+  readonly registry: Registry;
   readonly admin: AdminServer;
   readonly xdsPort: number;
   readonly adminPort: number;
@@ -39,6 +47,7 @@ async function adminToken(file: string | undefined): Promise<string | undefined>
 /** Starts the control plane; resolves once it serves, or undefined when the config is invalid. */
 export async function startServer(o: ServeOptions, logger: Logger): Promise<RunningServer | undefined> {
   if (o.config === undefined) throw new UsageError('serve needs --config FILE');
+  if (o.dataPlane !== undefined && o.dataPlane !== 'builtin' && o.dataPlane !== 'none') throw new UsageError(`--data-plane must be builtin or none, not "${o.dataPlane}"`);
   const xds = address(o.xds ?? '127.0.0.1:18000', '--xds');
   const adminAddr = address(o.admin ?? '127.0.0.1:19000', '--admin');
   const registry = new Registry();
@@ -49,19 +58,28 @@ export async function startServer(o: ServeOptions, logger: Logger): Promise<Runn
   const admin = new AdminServer({ controlPlane, registry, logger: logger.child({ component: 'admin' }), token: await adminToken(o.adminTokenFile) });
   const adminPort = await admin.listen(adminAddr.host, adminAddr.port);
   logger.info({ xds: `${xds.host}:${controlPlane.ads.port}`, admin: `${adminAddr.host}:${adminPort}` }, 'shadowplane serving');
+  const closers: Array<() => Promise<void> | void> = [];
+  if (o.dataPlane === 'builtin') {
+    const plane = createDataPlane({ logger: logger.child({ component: 'data-plane' }), registry });
+    const node = { id: o.nodeId ?? 'builtin', cluster: o.nodeCluster ?? DEFAULT_NODE_CLUSTER, envoyVersion: undefined, userAgent: 'shadowplane' };
+    const stop = await feedBuiltinDataPlane(controlPlane.cache, plane, node, logger.child({ component: 'data-plane' }));
+    closers.push(stop, () => plane.close());
+  }
   return {
     controlPlane,
+    registry,
     admin,
     xdsPort: controlPlane.ads.port,
     adminPort,
     async close() {
+      for (const c of closers.reverse()) await c();
       await admin.close();
       await controlPlane.close();
     },
   };
 }
 
-/** `shadowplane serve --config FILE [--xds HOST:PORT] [--admin HOST:PORT] [--admin-token-file F] [--no-watch]` */
+/** `shadowplane serve --config FILE [--xds HOST:PORT] [--admin HOST:PORT] [--admin-token-file F] [--no-watch] [--data-plane builtin]` */
 export async function serveCommand(o: ServeOptions, io: Io): Promise<number> {
   const logger = pino({ level: o.logLevel ?? 'info', base: { svc: 'shadowplane' } });
   const server = await startServer(o, logger);

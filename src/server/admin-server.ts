@@ -56,15 +56,17 @@ export class AdminServer {
     });
   }
 
-  status(): object {
+  /** Everything, or with `node` only that proxy's records (cheap to poll with many proxies). */
+  status(node?: string | null): object {
     const cp = this.o.controlPlane;
+    const proxies = cp.ads.proxies.list().filter((p) => node === undefined || node === null || p.node?.id === node);
     return {
       configFile: cp.source.file,
       configVersion: cp.cache.configVersion,
       minEnvoyVersion: cp.model?.minEnvoyVersion ?? null,
       lastAccepted: cp.lastAccepted ?? null,
       lastRejected: cp.lastRejected ?? null,
-      proxies: cp.ads.proxies.list().map((p) => p.toJSON()),
+      proxies: proxies.map((p) => p.toJSON()),
     };
   }
 
@@ -95,7 +97,7 @@ export class AdminServer {
       case 'GET /readyz':
         return cp.cache.ready && cp.ads.port > 0 ? send(res, 200, 'ready\n', 'text/plain') : send(res, 503, 'no config served yet\n', 'text/plain');
       case 'GET /status':
-        return send(res, 200, this.status());
+        return send(res, 200, this.status(url.searchParams.get('node')));
       case 'GET /config_dump': {
         const dump = this.configDump(url);
         return dump ? send(res, 200, dump) : send(res, 503, { error: 'no config loaded' });

