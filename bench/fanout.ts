@@ -98,7 +98,9 @@ export async function runFanout(o: { envoy: string; streams: number; mode: 'sotw
   const children: ChildProcess[] = [];
   const sims: SimProxy[] = [];
   try {
-    const server = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/shadowplane.js'), 'serve', '--config', configFile, '--xds', `127.0.0.1:${xds}`, '--admin', `127.0.0.1:${admin}`, '--admin-token-file', tokenFile, '--log-level', 'warn', '--no-watch'], { stdio: 'ignore' });
+    // SHADOWPLANE_BENCH_CPU_PROF=DIR writes the control plane's CPU profile there (open it in Chrome DevTools).
+    const prof = process.env.SHADOWPLANE_BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.SHADOWPLANE_BENCH_CPU_PROF] : [];
+    const server = spawn(process.execPath, [...prof, path.join(REPO_ROOT, 'bin/shadowplane.js'), 'serve', '--config', configFile, '--xds', `127.0.0.1:${xds}`, '--admin', `127.0.0.1:${admin}`, '--admin-token-file', tokenFile, '--log-level', 'warn', '--no-watch'], { stdio: 'ignore' });
     children.push(server);
     await waitFor('control plane ready', async () => (await fetch(`http://127.0.0.1:${admin}/readyz`).catch(() => undefined))?.ok === true, 30_000);
     const rssBase = rssMiB(server.pid!);
@@ -149,7 +151,7 @@ export async function runFanout(o: { envoy: string; streams: number; mode: 'sotw
   } finally {
     for (const s of sims) s.stop();
     for (const c of children) c.kill('SIGTERM');
-    await sleep(300);
+    await sleep(process.env.SHADOWPLANE_BENCH_CPU_PROF ? 3000 : 300);
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
   }

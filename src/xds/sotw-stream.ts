@@ -15,6 +15,8 @@ import { isServedType, recordAck, recordNack, recordSend, type StreamContext } f
 interface TypeState {
   wildcard: boolean;
   names: ReadonlySet<string>;
+  /** The subscription as a string, computed when it changes (it is part of every response key). */
+  namesKey: string;
   /** version + subscribed names of the last response, and its nonce. */
   sentKey: string | undefined;
   sentVersion: string | undefined;
@@ -26,6 +28,10 @@ interface TypeState {
   ackedKey: string | undefined;
   /** What the last response carried, by name. */
   lastSent: ReadonlyMap<string, EncodedResource>;
+}
+
+function subscriptionKey(wildcard: boolean, names: readonly string[]): string {
+  return wildcard ? '*' : [...new Set(names)].sort().join(',');
 }
 
 export class SotwStream {
@@ -64,6 +70,7 @@ export class SotwStream {
       st = {
         wildcard,
         names: new Set(names),
+        namesKey: subscriptionKey(wildcard, names),
         sentKey: undefined,
         sentVersion: undefined,
         sentConfigVersion: undefined,
@@ -77,6 +84,7 @@ export class SotwStream {
     } else {
       st.wildcard = wildcard;
       st.names = new Set(names);
+      st.namesKey = subscriptionKey(wildcard, names);
     }
     this.push(typeUrl);
   }
@@ -102,8 +110,7 @@ export class SotwStream {
 
   /** Identifies a response: type version, what was subscribed, and any clusters retained beyond the version. */
   private keyOf(version: string, st: TypeState, retained: readonly string[] = []): string {
-    const names = st.wildcard ? '*' : [...st.names].sort().join(',');
-    return `${version}|${names}|${[...retained].sort().join(',')}`;
+    return `${version}|${st.namesKey}|${retained.length === 0 ? '' : [...retained].sort().join(',')}`;
   }
 
   /** True once the proxy has acknowledged the current listeners and routes (or never asked for them). */
