@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { bootstrapCommand } from './bootstrap.js';
 import { UsageError, type Io } from './output.js';
+import { proxyCommand } from './proxy.js';
 import { renderCommand } from './render.js';
 import { demoBackendCommand, sandboxCommand } from './sandbox.js';
 import { serveCommand } from './serve.js';
@@ -16,6 +17,7 @@ const USAGE = `usage:
   shadowplane serve --config FILE [--xds 127.0.0.1:18000] [--admin 127.0.0.1:19000] [--admin-token-file F] [--no-watch] [--log-level L]
                     [--data-plane builtin|none] [--node-id ID] [--node-cluster C]
   shadowplane status [--admin 127.0.0.1:19000] [--format json]
+  shadowplane proxy --xds HOST:PORT --node-id ID [--node-cluster C] [--admin 127.0.0.1:9902] [--log-level L]
   shadowplane sandbox [--envoy] [--config FILE]
   shadowplane demo-backend --name NAME --port PORT [--host H]
 `;
@@ -87,6 +89,11 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
             nodeId: values['node-id'],
             nodeCluster: values['node-cluster'],
           },
+          io,
+        );
+      case 'proxy':
+        return await proxyCommand(
+          { xds: values.xds, nodeId: values['node-id'], nodeCluster: values['node-cluster'], admin: values.admin, logLevel: values['log-level'] },
           io,
         );
       case 'sandbox':

@@ -12,9 +12,10 @@ export interface AdsClientOptions {
   readonly node: { readonly id: string; readonly cluster?: string };
   /**
    * Decides on each response: undefined accepts it (ACK), a string rejects it (NACK) with that
-   * message. Called before the ACK is sent.
+   * message. Responses are decided one at a time, in the order they arrived; the ACK or NACK is sent
+   * once the decision (which may be asynchronous) is made.
    */
-  readonly onResponse: (r: DecodedResponse) => string | undefined;
+  readonly onResponse: (r: DecodedResponse) => string | undefined | Promise<string | undefined>;
 }
 
 export interface AdsClientEvents {
@@ -31,6 +32,7 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
   private readonly accepted = new Map<string, string>();
   private readonly nonces = new Map<string, string>();
   private nodeSent = false;
+  private decisions: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: AdsClientOptions) {
     super();
@@ -83,14 +85,16 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
   private onData(bytes: Buffer): void {
     const r = decodeDiscoveryResponse(bytes);
     this.nonces.set(r.typeUrl, r.nonce);
-    let error: string | undefined;
-    try {
-      error = this.o.onResponse(r);
-    } catch (e) {
-      error = (e as Error).message;
-    }
-    if (error === undefined) this.accepted.set(r.typeUrl, r.versionInfo);
-    this.request(r.typeUrl, this.names.get(r.typeUrl) ?? [], this.accepted.get(r.typeUrl) ?? '', r.nonce, error);
+    this.decisions = this.decisions.then(async () => {
+      let error: string | undefined;
+      try {
+        error = await this.o.onResponse(r);
+      } catch (e) {
+        error = (e as Error).message;
+      }
+      if (error === undefined) this.accepted.set(r.typeUrl, r.versionInfo);
+      this.request(r.typeUrl, this.names.get(r.typeUrl) ?? [], this.accepted.get(r.typeUrl) ?? '', r.nonce, error);
+    });
   }
 
   close(): void {
