@@ -116,7 +116,7 @@ describe('RequestMirrorPolicy fields', () => {
 });
 
 describe('header-selected mirrors: Envoy enforces the allowlist through route variants', () => {
-  it('one allowlisted header: a variant that requires an allowed value, then the route without the policy', () => {
+  it('one allowlisted header: a variant per allowed value that mirrors to it as a fixed cluster, then the route without the policy', () => {
     const model = compile(
       withRoutes(`          - name: r
             match: { prefix: /s, headers: [{ name: x-env, exact: prod }] }
@@ -126,37 +126,34 @@ describe('header-selected mirrors: Envoy enforces the allowlist through route va
               - { cluster_header: x-mirror-cluster, allowed_clusters: [m1, m2] }`),
     );
     const routes = vhostRoutes(model);
+    const env = { name: 'x-env', string_match: { exact: 'prod' } };
     assert.deepEqual(
       routes.map((r) => [r.name, r.match, (r.route.request_mirror_policies ?? []).map((p) => p.cluster ?? `header:${String(p.cluster_header)}`)]),
       [
-        [
-          'r/mirror-allowed:x-mirror-cluster',
-          {
-            prefix: '/s',
-            headers: [
-              { name: 'x-env', string_match: { exact: 'prod' } },
-              { name: 'x-mirror-cluster', string_match: { safe_regex: { regex: 'm1|m2' } } },
-            ],
-          },
-          ['m3', 'header:x-mirror-cluster'],
-        ],
-        ['r', { prefix: '/s', headers: [{ name: 'x-env', string_match: { exact: 'prod' } }] }, ['m3']],
+        ['r/mirror:x-mirror-cluster=m1', { prefix: '/s', headers: [env, { name: 'x-mirror-cluster', string_match: { exact: 'm1' } }] }, ['m3', 'm1']],
+        ['r/mirror:x-mirror-cluster=m2', { prefix: '/s', headers: [env, { name: 'x-mirror-cluster', string_match: { exact: 'm2' } }] }, ['m3', 'm2']],
+        ['r', { prefix: '/s', headers: [env] }, ['m3']],
       ],
+    );
+    // The pinned policy keeps the header policy's runtime key, so one override still steers it.
+    assert.equal(
+      (routes[0]!.route.request_mirror_policies![1]!.runtime_fraction as JsonObject).runtime_key,
+      'shadowplane.mirror.front.v.r.header-x-mirror-cluster',
     );
   });
 
-  it('two allowlisted headers: four variants, most specific first', () => {
+  it('two allowlisted headers: every combination of allowed values, most headers first', () => {
     const model = compile(
       withRoutes(`          - name: r
             match: { prefix: / }
             cluster: a
             mirrors:
               - { cluster_header: x-one, allowed_clusters: [m1] }
-              - { cluster_header: x-two, allowed_clusters: [m2] }`),
+              - { cluster_header: x-two, allowed_clusters: [m2, m3] }`),
     );
     assert.deepEqual(
       vhostRoutes(model).map((r) => r.name),
-      ['r/mirror-allowed:x-one/mirror-allowed:x-two', 'r/mirror-allowed:x-two', 'r/mirror-allowed:x-one', 'r'],
+      ['r/mirror:x-one=m1/mirror:x-two=m2', 'r/mirror:x-one=m1/mirror:x-two=m3', 'r/mirror:x-one=m1', 'r/mirror:x-two=m2', 'r/mirror:x-two=m3', 'r'],
     );
   });
 
@@ -196,7 +193,7 @@ describe('mirror precedence levels', () => {
     assert.deepEqual(
       vhostRoutes(model).map((r) => [r.name, (r.route.request_mirror_policies ?? []).map((p) => p.cluster ?? p.cluster_header)]),
       [
-        ['inherits/mirror-allowed:x-m', ['x-m']],
+        ['inherits/mirror:x-m=m1', ['m1']],
         ['inherits', []],
         ['own', ['m3']],
       ],

@@ -3,6 +3,7 @@
 // is enforced by Envoy itself. Plus the Envoy-1.36 mirror fields (header mutations, host rewrite).
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -120,6 +121,26 @@ describe('compiled resources in real Envoy (seed 000)', () => {
     assert.equal(backends['service2-mirror'].received.length, mirroredBefore);
     // service1-mirror exists, but the allowlist of /service/2 does not name it.
     assert.equal(backends['service1-mirror'].received.length, otherMirrorsBefore);
+  });
+
+  it('a repeated x-mirror-cluster header cannot smuggle a cluster outside the allowlist', async (t) => {
+    if (!requireEnvoy(t)) return;
+    const allowed = backends['service2-mirror'].received.length;
+    const other = backends['service1-mirror'].received.length;
+    // Envoy matches a header condition on any value, but cluster_header would take the first one.
+    const res = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: front, path: '/service/2', agent: false, headers: ['host', `localhost:${front}`, 'x-mirror-cluster', 'service1-mirror', 'x-mirror-cluster', 'service2-mirror'] }, (r) => {
+        r.resume();
+        r.on('end', () => resolve(r.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(res, 200);
+    await backends['service2-mirror'].waitFor(allowed + 1);
+    await settle();
+    assert.equal(backends['service1-mirror'].received.length, other, 'the copy went to a cluster outside the allowlist');
+    assert.equal(backends['service2-mirror'].received.at(-1)!.headers['x-mirror-cluster'], 'service1-mirror, service2-mirror', 'both values were sent');
   });
 
   it('Envoy ≥ 1.36 mirror fields: host rewrite, no -shadow suffix, header set and remove on the copy only', async (t) => {

@@ -5,7 +5,8 @@ import { pino } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { parseHostPort } from '../config/address.js';
 import { formatResourceProblem } from '../proxy/errors.js';
-import { createDataPlane, type RuntimeValues } from '../proxy/data-plane.js';
+import { createDataPlane } from '../proxy/data-plane.js';
+import { runtimeValuesFromLayer } from '../proxy/runtime-fraction.js';
 import { DEFAULT_NODE_CLUSTER, RTDS_LAYER_NAME } from '../translate/bootstrap.js';
 import { EnvoyLikeSubscriber } from '../xds-client/envoy-like-subscriber.js';
 import { UsageError, type Io } from './output.js';
@@ -33,7 +34,7 @@ export async function proxyCommand(o: ProxyOptions, _io: Io): Promise<number> {
     runtimeLayers: [RTDS_LAYER_NAME],
     apply: async (set) => {
       const { runtime, ...resources } = set;
-      const r = await plane.apply(resources, runtime as unknown as RuntimeValues);
+      const r = await plane.apply(resources, runtimeValuesFromLayer(runtime));
       if (r.ok) {
         applied = true;
         return undefined;

@@ -10,8 +10,8 @@ export const HEADER_TRUST_WARNING =
   'Allowing a request header to determine the cluster that the request is mirrored to is most useful in a trusted environment. ' +
   'If you allow dynamic mirroring according to request header, you may wish to restrict which requests can set or proxy the header.';
 
-/** Envoy can enforce allowlists for this many header-selected mirrors on one route (2^n route variants). */
-export const MAX_ALLOWLISTED_HEADER_MIRRORS = 3;
+/** Allowlists are enforced with a route variant per allowed value (and combination); this bounds them. */
+export const MAX_ROUTE_VARIANTS = 64;
 
 const DENOMINATORS = { HUNDRED: 100, TEN_THOUSAND: 10_000, MILLION: 1_000_000 } as const;
 
@@ -88,13 +88,13 @@ function checkMirrors(
   out: ProblemList,
 ): void {
   if (!mirrors) return;
-  const allowlisted = mirrors.filter((m) => m.cluster_header !== undefined && m.allowed_clusters !== undefined);
-  if (allowlisted.length > MAX_ALLOWLISTED_HEADER_MIRRORS) {
+  const variants = mirrors.reduce((n, m) => (m.cluster_header !== undefined && m.allowed_clusters ? n * (m.allowed_clusters.length + 1) : n), 1);
+  if (variants > MAX_ROUTE_VARIANTS) {
     out.add(
       error(
         ProblemCode.TOO_MANY_HEADER_MIRRORS,
         path,
-        `at most ${MAX_ALLOWLISTED_HEADER_MIRRORS} header-selected mirrors with allowed_clusters in one list`,
+        `these allowlists need ${variants} variants of each route (one per allowed value and combination); at most ${MAX_ROUTE_VARIANTS}`,
       ),
     );
   }

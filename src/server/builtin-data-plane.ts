@@ -5,6 +5,7 @@ import type { NodeInfo } from '../envoy-api/discovery-codec.js';
 import type { JsonObject, TypedJson } from '../envoy-api/proto-json.js';
 import { TypeUrl } from '../envoy-api/type-urls.js';
 import type { DataPlane, RuntimeValues } from '../proxy/data-plane.js';
+import { runtimeValuesFromLayer } from '../proxy/runtime-fraction.js';
 import type { SnapshotCache } from '../xds/snapshot-cache.js';
 import type { Snapshot } from '../xds/snapshot.js';
 
@@ -14,8 +15,7 @@ function jsonOf(s: Snapshot, typeUrl: string): TypedJson[] {
 
 /** The runtime layer's entries (mirror runtime_key → FractionalPercent), as the data plane takes them. */
 function runtimeOf(s: Snapshot): RuntimeValues {
-  const layer = (jsonOf(s, TypeUrl.Runtime)[0]?.layer ?? {}) as JsonObject;
-  return layer as unknown as RuntimeValues;
+  return runtimeValuesFromLayer((jsonOf(s, TypeUrl.Runtime)[0]?.layer ?? {}) as JsonObject);
 }
 
 /** Applies every published version to `plane`; resolves once the current one is applied. */

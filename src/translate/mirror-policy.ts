@@ -39,41 +39,38 @@ export interface MirrorVariant {
   readonly policies: readonly MirrorPolicy[];
 }
 
-function allowlistCondition(header: string, allowed: readonly string[]): JsonObject {
-  // Cluster names hold only [A-Za-z0-9._-]; "." is the one regex metacharacter among them.
-  const stringMatch: JsonObject =
-    allowed.length === 1 ? { exact: allowed[0]! } : { safe_regex: { regex: allowed.map((c) => c.replace(/\./g, '\\.')).join('|') } };
-  return { name: header, string_match: stringMatch };
-}
+type Gated = MirrorPolicy & { readonly target: { readonly kind: 'header'; readonly header: string; readonly allowed: readonly string[] } };
 
-function popcount(n: number): number {
-  let c = 0;
-  for (let x = n; x; x &= x - 1) c++;
-  return c;
+function isGated(m: MirrorPolicy): m is Gated {
+  return m.target.kind === 'header' && m.target.allowed !== null;
 }
 
 /**
- * Envoy mirrors to whatever cluster a `cluster_header` names. To honour an allowlist, the route is
- * emitted once per subset of allowlisted header policies, most specific first: a variant matches only
- * when each of its headers names an allowed cluster, and carries those policies; the last variant has
- * no extra condition and carries none of them. A request therefore hits exactly the variant whose
- * subset is the set of headers that hold allowed values. (Envoy joins repeated headers with ",", so a
- * second value never matches an allowlist.)
+ * Envoy mirrors to whatever cluster a `cluster_header` names, so an allowlist is enforced with route
+ * variants: for each combination of allowed values (most headers first), a variant that matches only
+ * when each header carries that value and mirrors to that value as a fixed `cluster`; last, the
+ * route with no extra condition and none of those policies. The fixed cluster matters: with a
+ * repeated header Envoy matches a condition on any value but `cluster_header` takes the first one,
+ * so `[evil, allowed]` would match the variant for `allowed` and mirror to `evil`.
  */
 export function mirrorVariants(list: readonly MirrorPolicy[]): MirrorVariant[] {
-  const gated = list.filter((m) => m.target.kind === 'header' && m.target.allowed !== null);
+  const gated = list.filter(isGated);
   if (gated.length === 0) return [{ nameSuffix: '', headerConditions: [], policies: list }];
-  const masks = Array.from({ length: 1 << gated.length }, (_, i) => i).sort((a, b) => popcount(b) - popcount(a) || b - a);
-  return masks.map((mask) => {
-    const chosen = gated.filter((_, i) => mask & (1 << i));
-    const dropped = new Set(gated.filter((_, i) => !(mask & (1 << i))));
+  // Each gated policy either takes one of its allowed values or stays out (undefined).
+  let choices: Array<Array<string | undefined>> = [[]];
+  for (const g of gated) choices = choices.flatMap((c) => [...g.target.allowed, undefined].map((v) => [...c, v]));
+  const chosen = (c: Array<string | undefined>): number => c.filter((v) => v !== undefined).length;
+  choices.sort((a, b) => chosen(b) - chosen(a));
+  return choices.map((c) => {
+    const pinned = new Map(gated.flatMap((g, i) => (c[i] === undefined ? [] : [[g, c[i]!] as const])));
     return {
-      nameSuffix: chosen.map((m) => `/mirror-allowed:${(m.target as { header: string }).header}`).join(''),
-      headerConditions: chosen.map((m) => {
-        const t = m.target as { header: string; allowed: readonly string[] };
-        return allowlistCondition(t.header, t.allowed);
+      nameSuffix: [...pinned].map(([g, v]) => `/mirror:${g.target.header}=${v}`).join(''),
+      headerConditions: [...pinned].map(([g, v]) => ({ name: g.target.header, string_match: { exact: v } })),
+      policies: list.flatMap((m): MirrorPolicy[] => {
+        if (!isGated(m)) return [m];
+        const v = pinned.get(m);
+        return v === undefined ? [] : [{ ...m, target: { kind: 'cluster', cluster: v } }];
       }),
-      policies: list.filter((m) => !dropped.has(m)),
     };
   });
 }

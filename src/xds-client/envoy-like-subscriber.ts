@@ -1,7 +1,9 @@
 // Subscribes to a control plane the way Envoy does over ADS — runtime layers by name, clusters and
 // listeners as wildcards, then endpoints for each EDS cluster and route configurations for each
 // listener's RDS name — and hands every complete resource set to `apply`, whose verdict becomes the
-// ACK or the NACK. Reconnects with backoff when the stream ends, as Envoy does.
+// ACK or the NACK. Reconnects with backoff when the stream ends, as Envoy does. Like Envoy, a listener
+// whose route configuration has not arrived yet is warming: it is left out (or its previous version
+// kept) until the routes come, rather than rejected.
 import { EventEmitter } from 'node:events';
 import { decodeTyped, type JsonObject, type TypedJson } from '../envoy-api/proto-json.js';
 import { TypeUrl } from '../envoy-api/type-urls.js';
@@ -60,7 +62,10 @@ function rdsNames(listeners: readonly TypedJson[]): string[] {
 }
 
 export class EnvoyLikeSubscriber extends EventEmitter<SubscriberEvents> {
+  /** What the control plane has sent and this client accepted. */
   private current: ResourceSet = { listeners: [], routes: [], clusters: [], endpoints: [], runtime: {} };
+  /** What was last handed to `apply` (warming listeners excluded). */
+  private applied: ResourceSet = this.current;
   private runtimeLayers = new Map<string, JsonObject>();
   private client: AdsClient | undefined;
   private backoff: number;
@@ -110,17 +115,31 @@ export class EnvoyLikeSubscriber extends EventEmitter<SubscriberEvents> {
     } else {
       candidate = { ...this.current, [key]: decoded };
     }
-    const error = await this.o.apply(candidate);
+    const error = await this.o.apply(this.warmed(candidate));
     if (error !== undefined) {
       this.emit('rejected', r.typeUrl, error);
       return error;
     }
     this.current = candidate;
+    this.applied = this.warmed(candidate);
     this.runtimeLayers = layers;
-    this.emit('applied', candidate);
+    this.emit('applied', this.applied);
     if (key === 'clusters') this.client?.subscribe(TypeUrl.ClusterLoadAssignment, edsNames(candidate.clusters));
     if (key === 'listeners') this.client?.subscribe(TypeUrl.RouteConfiguration, rdsNames(candidate.listeners));
     return undefined;
+  }
+
+  /** The set with warming listeners replaced by the version last applied, or left out. */
+  private warmed(set: ResourceSet): ResourceSet {
+    const routeNames = new Set(set.routes.map((r) => String(r.name)));
+    const ready = (l: TypedJson): boolean => rdsNames([l]).every((n) => routeNames.has(n));
+    const applied = new Map(this.applied.listeners.map((l) => [String(l.name), l]));
+    const listeners = set.listeners.flatMap((l) => {
+      if (ready(l)) return [l];
+      const previous = applied.get(String(l.name));
+      return previous && ready(previous) ? [previous] : [];
+    });
+    return { ...set, listeners };
   }
 
   stop(): void {

@@ -1,0 +1,102 @@
+// What the data path runs on: Envoy resources checked, cross-referenced and compiled into lookup
+// structures. Built once per accepted resource set and never changed; a request keeps the snapshot
+// it started with, so a new config applies to new requests only.
+import type { RouteMatcher } from './route-table.js';
+import type { VirtualHostIndex } from './virtual-host-match.js';
+
+/** FractionalPercent's denominators as numbers (HUNDRED, TEN_THOUSAND, MILLION). */
+export type Denominator = 100 | 10_000 | 1_000_000;
+
+export interface FractionalPercent {
+  readonly numerator: number;
+  readonly denominator: Denominator;
+}
+
+export type AppendAction = 'APPEND_IF_EXISTS_OR_ADD' | 'ADD_IF_ABSENT' | 'OVERWRITE_IF_EXISTS_OR_ADD' | 'OVERWRITE_IF_EXISTS';
+
+export type HeaderMutationSpec =
+  | { readonly kind: 'remove'; readonly name: string }
+  | { readonly kind: 'append'; readonly name: string; readonly value: string; readonly action: AppendAction };
+
+export type MirrorTarget = { readonly kind: 'cluster'; readonly cluster: string } | { readonly kind: 'header'; readonly header: string };
+
+export interface MirrorPolicySpec {
+  readonly target: MirrorTarget;
+  readonly fraction: FractionalPercent;
+  /** '' when the policy has no runtime key. */
+  readonly runtimeKey: string;
+  readonly hostSuffix: boolean;
+  readonly hostRewrite: string | undefined;
+  readonly headerMutations: readonly HeaderMutationSpec[];
+  /** For metrics: the cluster, or `header:<name>` for a header-selected mirror. */
+  readonly label: string;
+}
+
+export type PrimaryTarget =
+  | { readonly kind: 'cluster'; readonly cluster: string }
+  | { readonly kind: 'weighted'; readonly clusters: ReadonlyArray<{ readonly name: string; readonly weight: number }>; readonly totalWeight: number };
+
+export interface RouteLabels {
+  readonly route_config: string;
+  readonly virtual_host: string;
+  readonly route: string;
+}
+
+export interface RouteSpec {
+  readonly matcher: RouteMatcher;
+  readonly target: PrimaryTarget;
+  /** 0: no timeout. */
+  readonly timeoutMs: number;
+  readonly prefixRewrite: string | undefined;
+  readonly hostRewrite: string | undefined;
+  /** The effective list: the route's own, else its virtual host's, else its route configuration's. */
+  readonly mirrorPolicies: readonly MirrorPolicySpec[];
+  readonly labels: RouteLabels;
+}
+
+export interface VirtualHostSpec {
+  readonly name: string;
+  readonly routes: readonly RouteSpec[];
+}
+
+export interface RouteConfigSpec {
+  readonly name: string;
+  readonly virtualHosts: VirtualHostIndex<VirtualHostSpec>;
+}
+
+export interface ListenerSpec {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly routeConfigName: string;
+}
+
+export interface EndpointSpec {
+  readonly host: string;
+  readonly port: number;
+  readonly weight: number;
+}
+
+/** Envoy's circuit breaker thresholds for the DEFAULT priority. */
+export interface ClusterLimits {
+  readonly maxConnections: number;
+  readonly maxPendingRequests: number;
+  readonly maxRequests: number;
+}
+
+export interface ClusterSpec {
+  readonly name: string;
+  readonly connectTimeoutMs: number;
+  readonly maxStreamDurationMs: number | undefined;
+  readonly http2: boolean;
+  /** null: plaintext. */
+  readonly tls: { readonly sni: string | undefined } | null;
+  readonly limits: ClusterLimits;
+  readonly endpoints: readonly EndpointSpec[];
+}
+
+export interface DataPlaneConfig {
+  readonly listeners: readonly ListenerSpec[];
+  readonly routeConfigs: ReadonlyMap<string, RouteConfigSpec>;
+  readonly clusters: ReadonlyMap<string, ClusterSpec>;
+}

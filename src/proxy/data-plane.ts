@@ -1,0 +1,162 @@
+// The built-in data plane: takes Envoy resources (as an xDS client or `translate()` produces them),
+// serves their listeners, and forwards and mirrors requests with Envoy's semantics.
+//
+//   const plane = createDataPlane({ logger, registry });
+//   const result = await plane.apply(resources, runtime);   // { ok: false, error } is a NACK
+//   ...
+//   await plane.close();
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { ByteBudget } from './body-tee.js';
+import { ClusterManager } from './cluster-manager.js';
+import type { RouteConfigSpec } from './data-plane-config.js';
+import { DataPlaneClosedError, InvalidResourcesError, ListenerBindError, type ApplyResult } from './errors.js';
+import { handleExchange } from './exchange.js';
+import { ListenerSet, listenerKey, type BoundListener } from './listener-set.js';
+import { sendLocalReply } from './local-reply.js';
+import { DataPlaneMetrics } from './metrics.js';
+import { MirrorDispatcher } from './mirror-dispatcher.js';
+import { parseResources, type XdsResourceSet } from './parse-resources.js';
+import { defaultLocalAddress } from './request-headers.js';
+import { runtimeOverrides, type RuntimeOverrides, type RuntimeValues } from './runtime-fraction.js';
+
+export { DataPlaneErrorCode, type ApplyError, type ApplyResult, type ResourceProblem } from './errors.js';
+export type { BoundListener } from './listener-set.js';
+export type { XdsResourceSet } from './parse-resources.js';
+export type { RuntimeValue, RuntimeValues } from './runtime-fraction.js';
+
+export interface DataPlaneOptions {
+  /** Unread request-body bytes one copy may hold before it is dropped. Default 1 MiB (Envoy's buffer limit). */
+  readonly mirrorCopyBufferBytes?: number;
+  /** Unread request-body bytes all copies together may hold. Default 64 MiB. */
+  readonly mirrorTotalBufferBytes?: number;
+  /** A header set on every copy, e.g. { name: 'x-shadowplane-mirror', value: '1' }. Off by default. */
+  readonly mirrorMarkerHeader?: { readonly name: string; readonly value: string };
+  /** What copies append to x-forwarded-for. Default: the first non-loopback IPv4 address, as Envoy. */
+  readonly localAddress?: string;
+  /** How long a removed listener (or close()) lets requests in flight finish. Default 5 s. */
+  readonly drainTimeoutMs?: number;
+}
+
+export interface DataPlaneDeps {
+  readonly logger: Logger;
+  readonly registry: Registry;
+  readonly options?: DataPlaneOptions;
+}
+
+export interface DataPlane {
+  /**
+   * Validates and applies a complete resource set, and optionally replaces the runtime values.
+   * On `{ ok: false }` nothing changed. New requests see the new config; requests in flight finish on the old.
+   */
+  apply(resources: XdsResourceSet, runtime?: RuntimeValues): Promise<ApplyResult>;
+  /** Replaces the runtime values (an RTDS layer): mirror runtime_key overrides. */
+  setRuntime(runtime: RuntimeValues): void;
+  /** The listeners being served, with their bound ports. */
+  listeners(): BoundListener[];
+  /** Stops listening, lets requests in flight finish (up to drainTimeoutMs), and releases every upstream connection. */
+  close(): Promise<void>;
+}
+
+const MiB = 1024 * 1024;
+
+class BuiltinDataPlane implements DataPlane {
+  /** The applied config, as each listener sees it. Swapped whole; a request keeps the one it started with. */
+  private routeConfigByListener: ReadonlyMap<string, RouteConfigSpec> = new Map();
+  private runtime: RuntimeOverrides = new Map();
+  private readonly metrics: DataPlaneMetrics;
+  private readonly primaries = new ClusterManager();
+  private readonly mirrorClusters = new ClusterManager();
+  private readonly mirrors: MirrorDispatcher;
+  private readonly listenerSet: ListenerSet;
+  /** Applies run one at a time; a request on a listener that is still being added waits for it. */
+  private applying: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(private readonly deps: DataPlaneDeps) {
+    const o = deps.options ?? {};
+    this.metrics = new DataPlaneMetrics(deps.registry);
+    const budget = new ByteBudget(o.mirrorTotalBufferBytes ?? 64 * MiB, (used) => this.metrics.mirrorBufferedBytes.set(used));
+    this.mirrors = new MirrorDispatcher(
+      this.mirrorClusters,
+      this.metrics,
+      budget,
+      { copyBufferBytes: o.mirrorCopyBufferBytes ?? MiB, localAddress: o.localAddress ?? defaultLocalAddress(), marker: o.mirrorMarkerHeader },
+      deps.logger,
+    );
+    this.listenerSet = new ListenerSet((key, req, res) => this.onRequest(key, req, res), deps.logger, o.drainTimeoutMs ?? 5000);
+  }
+
+  apply(resources: XdsResourceSet, runtime?: RuntimeValues): Promise<ApplyResult> {
+    const run = this.applying.then(() => this.applyNow(resources, runtime));
+    this.applying = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyNow(resources: XdsResourceSet, runtime: RuntimeValues | undefined): Promise<ApplyResult> {
+    if (this.closed) return { ok: false, error: new DataPlaneClosedError() };
+    const parsed = parseResources(resources);
+    if (!parsed.ok) return this.rejected(new InvalidResourcesError(parsed.problems));
+    const bindProblems = await this.listenerSet.reconcile(parsed.config.listeners);
+    if (bindProblems.length > 0) return this.rejected(new ListenerBindError(bindProblems));
+    const config = parsed.config;
+    this.primaries.update(config.clusters);
+    this.mirrorClusters.update(config.clusters);
+    if (runtime) this.setRuntime(runtime);
+    this.routeConfigByListener = new Map(config.listeners.map((l) => [listenerKey(l), config.routeConfigs.get(l.routeConfigName)!]));
+    this.metrics.configUpdates.inc({ result: 'accepted' });
+    this.deps.logger.info(
+      { listeners: config.listeners.length, routeConfigs: config.routeConfigs.size, clusters: config.clusters.size },
+      'data plane config applied',
+    );
+    return { ok: true };
+  }
+
+  private rejected(error: InvalidResourcesError | ListenerBindError): ApplyResult {
+    this.metrics.configUpdates.inc({ result: 'rejected' });
+    this.deps.logger.warn({ code: error.code, problems: error.problems }, `data plane config rejected: ${error.message}`);
+    return { ok: false, error };
+  }
+
+  setRuntime(runtime: RuntimeValues): void {
+    this.runtime = runtimeOverrides(runtime);
+  }
+
+  listeners(): BoundListener[] {
+    return this.listenerSet.bound();
+  }
+
+  private onRequest(key: string, req: IncomingMessage, res: ServerResponse): void {
+    const routeConfig = this.routeConfigByListener.get(key);
+    if (routeConfig) {
+      handleExchange(req, res, {
+        routeConfig,
+        runtime: this.runtime,
+        primaries: this.primaries,
+        mirrors: this.mirrors,
+        metrics: this.metrics,
+        logger: this.deps.logger,
+      });
+      return;
+    }
+    // The listener was opened by an apply that has not swapped its config in yet.
+    void this.applying.then(() => {
+      if (this.routeConfigByListener.has(key)) this.onRequest(key, req, res);
+      else sendLocalReply(res, 'no_route');
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.applying;
+    await this.listenerSet.close(this.deps.options?.drainTimeoutMs ?? 5000);
+    this.mirrors.abortAll();
+    await Promise.all([this.primaries.close(false), this.mirrorClusters.close(true)]);
+  }
+}
+
+export function createDataPlane(deps: DataPlaneDeps): DataPlane {
+  return new BuiltinDataPlane(deps);
+}

@@ -1,0 +1,59 @@
+// Listener (proto3 JSON) → ListenerSpec: one address, one HttpConnectionManager taking its routes
+// over RDS, with the router as its only HTTP filter (what shadowplane's compiler emits).
+// https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/listener/v3/listener.proto
+import { isIP } from 'node:net';
+import type { ListenerSpec } from './data-plane-config.js';
+import type { JsonFields } from './resource-reader.js';
+
+const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+const ROUTER = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
+
+function routeConfigName(hcm: JsonFields): string | undefined {
+  hcm.accept('stat_prefix');
+  const rds = hcm.object('rds', true);
+  rds?.accept('config_source'); // where RDS comes from is the xDS client's business
+  const name = rds?.name('route_config_name');
+  rds?.finish();
+  const filters = hcm.objects('http_filters');
+  filters.forEach((f, i) => {
+    const cfg = f.object('typed_config', true);
+    const type = cfg?.string('@type');
+    cfg?.finish(); // a router option (suppress_envoy_headers, …) would change behaviour: refuse it
+    f.accept('name');
+    f.finish();
+    if (type !== ROUTER) f.problem('only envoy.filters.http.router is supported');
+    else if (i !== filters.length - 1) f.problem('the router must be the last HTTP filter');
+  });
+  if (filters.length === 0) hcm.problem('needs the router filter', 'http_filters');
+  hcm.finish();
+  return name;
+}
+
+export function parseListener(l: JsonFields): ListenerSpec | undefined {
+  const name = l.name('name');
+  const sa = l.object('address', true)?.object('socket_address', true);
+  const host = sa?.name('address');
+  const port = sa?.uint('port_value');
+  sa?.accept('protocol');
+  sa?.finish();
+  if (host !== undefined && isIP(host) === 0) sa?.problem(`malformed IP address: ${host}`, 'address');
+  if (port !== undefined && port > 65535) sa?.problem('must be 0–65535', 'port_value');
+  const chains = l.objects('filter_chains');
+  if (chains.length !== 1) l.problem('needs exactly one filter chain', 'filter_chains');
+  let rc: string | undefined;
+  for (const chain of chains) {
+    const filters = chain.objects('filters');
+    if (filters.length !== 1) chain.problem('needs exactly one filter, the HTTP connection manager', 'filters');
+    for (const f of filters) {
+      f.accept('name');
+      const hcm = f.object('typed_config', true);
+      if (hcm && hcm.string('@type') !== HCM) hcm.problem('only the HTTP connection manager is supported', '@type');
+      else if (hcm) rc = routeConfigName(hcm);
+      f.finish();
+    }
+    chain.finish();
+  }
+  l.finish();
+  if (name === undefined || host === undefined || port === undefined || rc === undefined) return undefined;
+  return { name, host, port, routeConfigName: rc };
+}

@@ -1,0 +1,83 @@
+// The four resource lists → one DataPlaneConfig, or every problem found in them. Like an Envoy NACK,
+// any problem rejects the whole set.
+import type { TypedJson } from '../envoy-api/proto-json.js';
+import { TypeUrl } from '../envoy-api/type-urls.js';
+import type { ClusterSpec, DataPlaneConfig, EndpointSpec, ListenerSpec, RouteConfigSpec } from './data-plane-config.js';
+import type { ResourceProblem } from './errors.js';
+import { parseCluster, parseLoadAssignment, type ParsedCluster } from './parse-cluster.js';
+import { parseListener } from './parse-listener.js';
+import { parseRouteConfiguration } from './parse-route-configuration.js';
+import { JsonFields, ProblemList } from './resource-reader.js';
+
+/** The resources the data path runs on, in proto3 JSON form (what `translate()` returns, or xDS decodes to). */
+export interface XdsResourceSet {
+  readonly listeners: readonly TypedJson[];
+  readonly routes: readonly TypedJson[];
+  readonly clusters: readonly TypedJson[];
+  readonly endpoints: readonly TypedJson[];
+}
+
+export type ParseResult = { readonly ok: true; readonly config: DataPlaneConfig } | { readonly ok: false; readonly problems: readonly ResourceProblem[] };
+
+function eachResource<T>(list: readonly TypedJson[], kind: string, typeUrl: string, problems: ProblemList, parse: (f: JsonFields) => T | undefined): T[] {
+  return list.flatMap((r, i) => {
+    const f = JsonFields.open(r, `${kind}[${i}]`, problems);
+    if (!f) return [];
+    if (f.string('@type') !== typeUrl) {
+      f.problem(`expected @type ${typeUrl}`, '@type');
+      return [];
+    }
+    return parse(f) ?? [];
+  });
+}
+
+function uniqueBy<T>(items: readonly T[], key: (t: T) => string, kind: string, what: string, problems: ProblemList): Map<string, T> {
+  const out = new Map<string, T>();
+  for (const item of items) {
+    const k = key(item);
+    if (out.has(k)) problems.add(kind, `duplicate ${what} "${k}"`);
+    out.set(k, item);
+  }
+  return out;
+}
+
+function withEndpoints(c: ParsedCluster, assignments: ReadonlyMap<string, EndpointSpec[]>): ClusterSpec {
+  // An EDS cluster whose assignment has not arrived has no endpoints yet: requests get 503.
+  const endpoints = c.type === 'EDS' ? (assignments.get(c.edsServiceName) ?? []) : c.inlineEndpoints;
+  const { name, connectTimeoutMs, maxStreamDurationMs, http2, tls, limits } = c;
+  return { name, connectTimeoutMs, maxStreamDurationMs, http2, tls, limits, endpoints };
+}
+
+export function parseResources(r: XdsResourceSet): ParseResult {
+  const problems = new ProblemList();
+  const listeners: ListenerSpec[] = eachResource(r.listeners, 'listeners', TypeUrl.Listener, problems, parseListener);
+  const routes: RouteConfigSpec[] = eachResource(r.routes, 'routes', TypeUrl.RouteConfiguration, problems, parseRouteConfiguration);
+  const clusters = eachResource(r.clusters, 'clusters', TypeUrl.Cluster, problems, parseCluster);
+  const assignments = eachResource(r.endpoints, 'endpoints', TypeUrl.ClusterLoadAssignment, problems, (f) => {
+    const name = f.name('cluster_name');
+    const endpoints = parseLoadAssignment(f, false);
+    return name === undefined ? undefined : { name, endpoints };
+  });
+
+  uniqueBy(listeners, (l) => l.name, 'listeners', 'listener name', problems);
+  uniqueBy(listeners, (l) => `${l.host}:${l.port}`, 'listeners', 'listener address', problems);
+  const routeConfigs = uniqueBy(routes, (rc) => rc.name, 'routes', 'route configuration name', problems);
+  const parsedClusters = uniqueBy(clusters, (c) => c.name, 'clusters', 'cluster name', problems);
+  const byService = uniqueBy(assignments, (a) => a.name, 'endpoints', 'ClusterLoadAssignment for', problems);
+  // Names of route configurations that failed to parse count too: their problems are reported already.
+  const routeNames = new Set(r.routes.map((rc) => rc.name));
+  for (const l of listeners) {
+    if (!routeNames.has(l.routeConfigName)) problems.add(`listener "${l.name}"`, `names unknown route configuration "${l.routeConfigName}"`);
+  }
+
+  if (problems.items.length > 0) return { ok: false, problems: problems.items };
+  const endpointsByService = new Map([...byService].map(([k, a]) => [k, a.endpoints]));
+  return {
+    ok: true,
+    config: {
+      listeners,
+      routeConfigs,
+      clusters: new Map([...parsedClusters].map(([k, c]) => [k, withEndpoints(c, endpointsByService)])),
+    },
+  };
+}

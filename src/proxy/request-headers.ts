@@ -1,0 +1,150 @@
+// What Envoy does to request headers on the way through, with the HttpConnectionManager and router
+// defaults that shadowplane's listeners use (use_remote_address off, Envoy headers not suppressed).
+// Each rule here was observed on Envoy 1.40 (test/conformance.test.ts, test/proxy-mirror.test.ts).
+import { randomUUID } from 'node:crypto';
+import { networkInterfaces } from 'node:os';
+import type { HeaderMutationSpec, MirrorPolicySpec } from './data-plane-config.js';
+import type { HeaderList } from './header-list.js';
+
+// Hop-by-hop headers never go upstream. `expect` is answered here (node sends 100 Continue).
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'expect'];
+
+// ConnectionManagerUtility::cleanInternalHeaders: a request that is not internal (without
+// use_remote_address, none is) may not steer Envoy. x-envoy-internal is dropped as well.
+const INTERNAL_ONLY = [
+  'x-envoy-internal',
+  'x-envoy-retriable-status-codes',
+  'x-envoy-retriable-header-names',
+  'x-envoy-retry-on',
+  'x-envoy-retry-grpc-on',
+  'x-envoy-max-retries',
+  'x-envoy-upstream-alt-stat-name',
+  'x-envoy-upstream-rq-timeout-ms',
+  'x-envoy-upstream-rq-per-try-timeout-ms',
+  'x-envoy-upstream-rq-timeout-alt-response',
+  'x-envoy-expected-rq-timeout-ms',
+  'x-envoy-force-trace',
+  'x-envoy-ip-tags',
+  'x-envoy-original-url',
+  'x-envoy-hedge-on-per-try-timeout',
+];
+
+function tokens(values: readonly string[]): string[] {
+  return values.flatMap((v) => v.split(',')).map((t) => t.trim().toLowerCase()).filter((t) => t !== '');
+}
+
+/**
+ * The connection manager's part: hop-by-hop headers out (including those the Connection header
+ * names, and `te` except for "trailers"), internal-only headers out, x-forwarded-proto set to "http"
+ * when absent, an x-request-id generated when absent. x-forwarded-for is left alone: Envoy appends
+ * to it only with use_remote_address.
+ */
+export function sanitizeDownstreamHeaders(h: HeaderList): void {
+  for (const nominated of tokens(h.values('connection'))) if (nominated !== 'host') h.remove(nominated);
+  for (const name of HOP_BY_HOP) h.remove(name);
+  const keepTrailers = tokens(h.values('te')).includes('trailers');
+  h.remove('te');
+  if (keepTrailers) h.append('te', 'trailers');
+  for (const name of INTERNAL_ONLY) h.remove(name);
+  if (!h.has('x-forwarded-proto')) h.append('x-forwarded-proto', 'http');
+  if (!h.has('x-request-id')) h.append('x-request-id', randomUUID());
+}
+
+export interface RouteRewrite {
+  readonly prefixRewrite: string | undefined;
+  readonly hostRewrite: string | undefined;
+  readonly timeoutMs: number;
+}
+
+/**
+ * The router's part (RouteEntry::finalizeRequestHeaders and FilterUtility::finalTimeout): rewrites,
+ * with the originals kept in x-envoy-original-path / x-envoy-original-host, and the route timeout
+ * announced in x-envoy-expected-rq-timeout-ms. Returns the path to send.
+ */
+export function finalizeRouteHeaders(h: HeaderList, r: RouteRewrite, path: string, matchedLength: number): string {
+  let upstreamPath = path;
+  if (r.prefixRewrite !== undefined) {
+    upstreamPath = r.prefixRewrite + path.slice(matchedLength);
+    h.set('x-envoy-original-path', path);
+  }
+  if (r.hostRewrite !== undefined) {
+    h.set('x-envoy-original-host', h.first('host') ?? '');
+    h.set('host', r.hostRewrite);
+  }
+  if (r.timeoutMs > 0) h.set('x-envoy-expected-rq-timeout-ms', String(r.timeoutMs));
+  return upstreamPath;
+}
+
+/** Where the port starts in an authority (Envoy's HeaderUtility::getPortStart), or -1. */
+function portStart(host: string): number {
+  const colon = host.lastIndexOf(':');
+  if (colon < 0) return -1;
+  const v6End = host.lastIndexOf(']');
+  return v6End < 0 || v6End < colon ? colon : -1;
+}
+
+/** `host` → `host-shadow`, `host:8080` → `host-shadow:8080`, `[::1]:80` → `[::1]-shadow:80`. */
+function shadowAppendedHost(host: string): string {
+  const at = portStart(host);
+  return at < 0 ? `${host}-shadow` : `${host.slice(0, at)}-shadow${host.slice(at)}`;
+}
+
+function applyMutation(h: HeaderList, m: HeaderMutationSpec): void {
+  if (m.kind === 'remove') {
+    h.remove(m.name);
+    return;
+  }
+  // Envoy drops an appended header whose value is empty unless keep_empty_value is set.
+  if (m.value === '') return;
+  switch (m.action) {
+    case 'APPEND_IF_EXISTS_OR_ADD':
+      h.append(m.name, m.value);
+      break;
+    case 'ADD_IF_ABSENT':
+      if (!h.has(m.name)) h.append(m.name, m.value);
+      break;
+    // An overwrite removes every value and adds the new one last (the order Envoy 1.40 sends).
+    case 'OVERWRITE_IF_EXISTS_OR_ADD':
+      h.remove(m.name);
+      h.append(m.name, m.value);
+      break;
+    case 'OVERWRITE_IF_EXISTS':
+      if (!h.has(m.name)) break;
+      h.remove(m.name);
+      h.append(m.name, m.value);
+      break;
+  }
+}
+
+export interface ShadowHeaderOptions {
+  /** The address Envoy appends to a copy's x-forwarded-for (its local address). */
+  readonly localAddress: string;
+  /** Optional marker on every copy (not an Envoy feature; off unless configured). */
+  readonly marker: { readonly name: string; readonly value: string } | undefined;
+}
+
+/**
+ * A mirror's headers, from the primary's finalized ones: the policy's mutations, then its host
+ * rewrite or else the `-shadow` suffix (a host rewrite wins over the suffix), then what Envoy's async
+ * client adds to every shadow: x-envoy-internal and the local address appended to x-forwarded-for.
+ */
+export function shadowHeaders(primary: HeaderList, policy: MirrorPolicySpec, o: ShadowHeaderOptions): HeaderList {
+  const h = primary.clone();
+  for (const m of policy.headerMutations) applyMutation(h, m);
+  if (policy.hostRewrite !== undefined) h.set('host', policy.hostRewrite);
+  else if (policy.hostSuffix) h.set('host', shadowAppendedHost(h.first('host') ?? ''));
+  h.set('x-envoy-internal', 'true');
+  const xff = h.values('x-forwarded-for');
+  h.set('x-forwarded-for', xff.length > 0 ? `${xff.join(',')},${o.localAddress}` : o.localAddress);
+  if (o.marker) h.set(o.marker.name, o.marker.value);
+  return h;
+}
+
+/** Envoy's local address: the first non-loopback IPv4 address of the machine, else loopback. */
+export function defaultLocalAddress(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    const v4 = list?.find((a) => a.family === 'IPv4' && !a.internal);
+    if (v4) return v4.address;
+  }
+  return '127.0.0.1';
+}

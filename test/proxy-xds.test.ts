@@ -1,0 +1,97 @@
+// `shadowplane proxy --xds`: the data path as an xDS client of a remote control plane. It applies what
+// it is sent, follows edits, and NACKs what it cannot honour with the reason, keeping the last good set.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { TypeUrl } from '../src/envoy-api/type-urls.js';
+import { eventually, startControlPlane, type TestControlPlane } from './helpers/control-plane.js';
+import { httpGet } from './helpers/http-client.js';
+import { freePort } from './helpers/ports.js';
+import { startRecordingBackend, type RecordingBackend } from './helpers/recording-backend.js';
+import { REPO_ROOT } from './helpers/repo.js';
+
+describe('shadowplane proxy --xds', () => {
+  let cp: TestControlPlane;
+  let child: ChildProcess;
+  let primary: RecordingBackend;
+  let mirror: RecordingBackend;
+  let front = 0;
+  let taken: Server;
+  let takenPort = 0;
+  let log = '';
+
+  const config = (o: { percent: number; extraListener?: number }): string => `listeners:
+  - name: front
+    address: 127.0.0.1:${front}
+    virtual_hosts: [{ name: v, domains: ["*"], routes: [{ name: r, match: { prefix: / }, cluster: primary, mirrors: [{ cluster: mirror, percent: ${o.percent} }] }] }]
+${o.extraListener ? `  - { name: clash, address: 127.0.0.1:${o.extraListener}, virtual_hosts: [{ name: v, domains: ["*"], routes: [{ match: { prefix: / }, cluster: primary }] }] }` : ''}
+clusters:
+  - { name: primary, endpoints: ["127.0.0.1:${primary.port}"] }
+  - { name: mirror, endpoints: ["127.0.0.1:${mirror.port}"] }
+`;
+
+  before(async () => {
+    primary = await startRecordingBackend('primary');
+    mirror = await startRecordingBackend('mirror');
+    front = await freePort();
+    taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    takenPort = (taken.address() as { port: number }).port;
+    cp = await startControlPlane(config({ percent: 100 }));
+    const admin = await freePort();
+    child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/shadowplane.js'), 'proxy', '--xds', `127.0.0.1:${cp.xdsPort}`, '--node-id', 'ts-proxy-1', '--admin', `127.0.0.1:${admin}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    await eventually('proxy ready', async () => (await fetch(`http://127.0.0.1:${admin}/ready`).catch(() => undefined))?.status === 200, 20_000);
+  });
+
+  after(async () => {
+    child?.kill('SIGTERM');
+    await cp?.stop();
+    await primary?.close();
+    await mirror?.close();
+    taken?.close();
+  });
+
+  const synced = (): boolean => {
+    const p = cp.controlPlane.ads.proxies.list().find((x) => x.node?.id === 'ts-proxy-1');
+    return !!p && [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration, TypeUrl.Runtime].every((t) => p.state(p.type(t)) === 'SYNCED');
+  };
+
+  it('serves what the control plane sends: primary answers, the mirror gets a -shadow copy; status SYNCED', async () => {
+    await eventually('SYNCED', synced).catch((e: Error) => {
+      throw new Error(`${e.message}\n${log}`);
+    });
+    const r = await httpGet(front, '/hello', { host: 'example.com' });
+    assert.equal(r.body, 'Hello from behind shadowplane (primary)!\n');
+    await mirror.waitFor(1);
+    assert.equal(mirror.received.at(-1)!.host, 'example.com-shadow');
+  });
+
+  it('follows a percentage change that arrives over RTDS alone', async () => {
+    await cp.edit(config({ percent: 0 }));
+    await eventually('runtime applied', () => synced() && cp.controlPlane.cache.configVersion >= 2);
+    await new Promise((r) => setTimeout(r, 200));
+    const before = mirror.received.length;
+    for (let i = 0; i < 50; i++) await httpGet(front, '/x', { host: 'example.com' });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(mirror.received.length, before, '0% still mirrored');
+  });
+
+  it('NACKs a listener it cannot bind, with the reason, and keeps serving the last good config', async () => {
+    await cp.edit(config({ percent: 0, extraListener: takenPort }));
+    const p = () => cp.controlPlane.ads.proxies.list().find((x) => x.node?.id === 'ts-proxy-1')!;
+    // The new listener warms until its routes arrive (as in Envoy); the set that would bind it is NACKed.
+    const nacked = () => [TypeUrl.Listener, TypeUrl.RouteConfiguration].map((t) => p().type(t)).find((t) => p().state(t) === 'NACKED');
+    await eventually('NACKED', () => nacked() !== undefined);
+    assert.match(nacked()!.lastNack!.message, /EADDRINUSE|address already in use|bind/i);
+    assert.equal((await httpGet(front, '/still', { host: 'example.com' })).status, 200);
+    await cp.edit(config({ percent: 100 }));
+    await eventually('SYNCED again', synced);
+    const before = mirror.received.length;
+    await httpGet(front, '/again', { host: 'example.com' });
+    await mirror.waitFor(before + 1);
+  });
+});
