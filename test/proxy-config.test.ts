@@ -14,7 +14,7 @@ import { buildModel } from '../src/model/build.js';
 import { translate, type EnvoyResources } from '../src/translate/resources.js';
 import { freePort } from './helpers/ports.js';
 import { exampleConfigs, REPO_ROOT } from './helpers/repo.js';
-import { compileYaml, send, sleep, startBackend, startPlane, type Backend, type TestPlane } from './helpers/proxy-harness.js';
+import { closeAll, compileYaml, send, sleep, startBackend, startPlane, type Backend, type TestPlane } from './helpers/proxy-harness.js';
 
 function config(listeners: ReadonlyArray<{ name: string; port: number; cluster: string; prefix?: string }>, ports: Record<string, number>): EnvoyResources {
   return compileYaml(`
@@ -82,10 +82,7 @@ describe('data plane config', () => {
     plane = await startPlane(base);
   });
 
-  after(async () => {
-    await plane.plane.close();
-    for (const x of [a, b, slow]) await x.close();
-  });
+  after(() => closeAll(plane.plane, a, b, slow));
 
   it('refuses an invalid set with every problem and its path, and keeps serving the previous config', async () => {
     const bad = editRoutes(base, (rc) => {

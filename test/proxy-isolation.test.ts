@@ -10,15 +10,16 @@ import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from './helpers/ports.js';
 import {
-  compileYaml,
+  closeAll,
+  listenOnLoopback,
   runBounded,
   send,
   sleep,
   startBackend,
-  startPlane,
+  startFrontPlane,
   startRemoteBackends,
   type Backend,
-  type TestPlane,
+  type FrontPlane,
 } from './helpers/proxy-harness.js';
 
 /** A TCP server that accepts connections and never reads from them: a mirror whose socket is stuck. */
@@ -28,9 +29,8 @@ async function startStuckServer(): Promise<{ port: number; close(): Promise<void
     s.pause();
     sockets.add(s);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    port: (server.address() as { port: number }).port,
+    port: await listenOnLoopback(server),
     close() {
       for (const s of sockets) s.destroy();
       return new Promise((resolve) => server.close(() => resolve()));
@@ -63,8 +63,7 @@ describe('mirror isolation', () => {
   let limited: Backend;
   let remote: Awaited<ReturnType<typeof startRemoteBackends>>;
   let stuck: Awaited<ReturnType<typeof startStuckServer>>;
-  let plane: TestPlane;
-  let front = 0;
+  let plane: FrontPlane;
 
   before(async () => {
     primary = await startBackend('primary');
@@ -72,43 +71,35 @@ describe('mirror isolation', () => {
     remote = await startRemoteBackends({ 'remote-primary': 0, 'fast-mirror': 0, 'slow-mirror': 1000, 'hang-mirror': -1 });
     limited = await startBackend('limited', { kind: 'hang' });
     stuck = await startStuckServer();
-    front = await freePort();
     const dead = await freePort();
     const route = (name: string, mirror?: string): string =>
       `{ name: ${name}, match: { prefix: /${name} }, cluster: primary${mirror ? `, mirrors: [{ cluster: ${mirror} }]` : ''} }`;
-    plane = await startPlane(
-      compileYaml(`
-listeners:
-  - name: front
-    address: 127.0.0.1:${front}
-    virtual_hosts:
-      - name: isolation
-        domains: ["*"]
-        routes:
-          - { name: none, match: { prefix: /none }, cluster: remote-primary }
-          - { name: fast, match: { prefix: /fast }, cluster: remote-primary, mirrors: [{ cluster: fast-mirror }] }
-          - { name: slow, match: { prefix: /slow }, cluster: remote-primary, mirrors: [{ cluster: slow-mirror }] }
-          - { name: hang, match: { prefix: /hang }, cluster: remote-primary, mirrors: [{ cluster: hang-mirror }] }
-          - ${route('dead', 'dead')}
-          - ${route('limited', 'limited')}
-          - ${route('upload', 'stuck')}
-clusters:
-  - { name: primary, endpoints: ["127.0.0.1:${primary.port}"] }
-${Object.entries(remote.ports).map(([n, p]) => `  - { name: ${n}, endpoints: ["127.0.0.1:${p}"] }`).join('\n')}
-  - { name: dead, endpoints: ["127.0.0.1:${dead}"] }
-  - { name: limited, endpoints: ["127.0.0.1:${limited.port}"], circuit_breakers: { max_connections: 1, max_pending_requests: 1, max_requests: 2 } }
-  - { name: stuck, endpoints: ["127.0.0.1:${stuck.port}"] }
-`),
+    plane = await startFrontPlane(
+      {
+        host: 'isolation.example',
+        virtualHost: 'isolation',
+        routes: [
+          '{ name: none, match: { prefix: /none }, cluster: remote-primary }',
+          '{ name: fast, match: { prefix: /fast }, cluster: remote-primary, mirrors: [{ cluster: fast-mirror }] }',
+          '{ name: slow, match: { prefix: /slow }, cluster: remote-primary, mirrors: [{ cluster: slow-mirror }] }',
+          '{ name: hang, match: { prefix: /hang }, cluster: remote-primary, mirrors: [{ cluster: hang-mirror }] }',
+          route('dead', 'dead'),
+          route('limited', 'limited'),
+          route('upload', 'stuck'),
+        ],
+        clusters: [
+          `{ name: primary, endpoints: ["127.0.0.1:${primary.port}"] }`,
+          ...Object.entries(remote.ports).map(([n, p]) => `{ name: ${n}, endpoints: ["127.0.0.1:${p}"] }`),
+          `{ name: dead, endpoints: ["127.0.0.1:${dead}"] }`,
+          `{ name: limited, endpoints: ["127.0.0.1:${limited.port}"], circuit_breakers: { max_connections: 1, max_pending_requests: 1, max_requests: 2 } }`,
+          `{ name: stuck, endpoints: ["127.0.0.1:${stuck.port}"] }`,
+        ],
+      },
       { mirrorCopyBufferBytes: 256 * 1024 },
     );
   });
 
-  after(async () => {
-    await plane.plane.close();
-    for (const b of [primary, limited]) await b.close();
-    await stuck.close();
-    await remote.close();
-  });
+  after(() => closeAll(plane.plane, primary, limited, stuck, remote));
 
   it('a mirror answering after 1 s, or never, leaves the primary latency within tolerance of no mirror (p50 ≤ 2×, p95 ≤ 2.5×)', async () => {
     const routes = ['none', 'fast', 'slow', 'hang'] as const;
@@ -116,12 +107,12 @@ ${Object.entries(remote.ports).map(([n, p]) => `  - { name: ${n}, endpoints: ["1
     const agents = Object.fromEntries(routes.map((r) => [r, new Agent({ keepAlive: true, maxSockets: 1 })])) as Record<RouteName, Agent>;
     const samples = Object.fromEntries(routes.map((r) => [r, [] as number[]])) as Record<RouteName, number[]>;
     // Warm-up: connections, JIT, pools.
-    for (let i = 0; i < 20; i++) for (const r of routes) await timedGet(agents[r], front, `/${r}`);
+    for (let i = 0; i < 20; i++) for (const r of routes) await timedGet(agents[r], plane.front, `/${r}`);
     // Interleaved, so drift in the machine's load hits every route alike. Bounded in count and time.
     const deadline = Date.now() + 20_000;
     for (let i = 0; i < 200 && Date.now() < deadline; i++) {
       for (const r of routes) {
-        const res = await timedGet(agents[r], front, `/${r}`);
+        const res = await timedGet(agents[r], plane.front, `/${r}`);
         assert.equal(res.status, 200);
         assert.equal(res.body, 'remote-primary\n');
         samples[r].push(res.ms);
@@ -150,7 +141,7 @@ ${Object.entries(remote.ports).map(([n, p]) => `  - { name: ${n}, endpoints: ["1
   });
 
   it('a dead mirror (connection refused): the primary answers, the copies are counted as connect failures', async () => {
-    const res = await runBounded(30, 5, () => send(front, '/dead', { headers: { host: 'isolation.example' } }));
+    const res = await runBounded(30, 5, () => plane.get('/dead'));
     assert.deepEqual(new Set(res.map((r) => `${r.status} ${r.body}`)), new Set(['200 primary\n']));
     const labels = { cluster: 'dead' };
     const deadline = Date.now() + 5000;
@@ -160,7 +151,7 @@ ${Object.entries(remote.ports).map(([n, p]) => `  - { name: ${n}, endpoints: ["1
   });
 
   it('a full in-flight cap (circuit breakers): further copies are dropped as overflow, the primary answers', async () => {
-    const res = await runBounded(10, 1, () => send(front, '/limited', { headers: { host: 'isolation.example' } }));
+    const res = await runBounded(10, 1, () => plane.get('/limited'));
     assert.ok(res.every((r) => r.status === 200 && r.body === 'primary\n'));
     // max_requests 2 (max_connections 1 + max_pending_requests 1): two copies in flight, eight dropped.
     assert.equal(await plane.metric('shadowplane_mirror_sent_total', { cluster: 'limited' }), 2);
@@ -172,7 +163,7 @@ ${Object.entries(remote.ports).map(([n, p]) => `  - { name: ${n}, endpoints: ["1
   it('a mirror that never reads the body: the upload is not paused, the copy is dropped at its buffer limit', async () => {
     const body = randomBytes(8 * 1024 * 1024);
     const started = performance.now();
-    const res = await send(front, '/upload', { method: 'POST', body, headers: { host: 'isolation.example' } });
+    const res = await send(plane.front, '/upload', { method: 'POST', body, headers: { host: 'isolation.example' } });
     const ms = performance.now() - started;
     assert.equal(res.status, 200);
     const got = primary.received.at(-1)!;
@@ -188,29 +179,25 @@ describe('global mirror body budget', () => {
   it('copies that together would hold more than the budget are dropped; uploads finish', async () => {
     const primary = await startBackend('primary');
     const stuck = await startStuckServer();
-    const front = await freePort();
-    const plane = await startPlane(
-      compileYaml(`
-listeners:
-  - { name: front, address: "127.0.0.1:${front}", virtual_hosts: [{ name: v, domains: ["*"], routes: [{ name: upload, match: { prefix: / }, cluster: primary, mirrors: [{ cluster: stuck }] }] }] }
-clusters:
-  - { name: primary, endpoints: ["127.0.0.1:${primary.port}"] }
-  - { name: stuck, endpoints: ["127.0.0.1:${stuck.port}"] }
-`),
+    const plane = await startFrontPlane(
+      {
+        host: 'budget.example',
+        virtualHost: 'v',
+        routes: ['{ name: upload, match: { prefix: / }, cluster: primary, mirrors: [{ cluster: stuck }] }'],
+        clusters: [`{ name: primary, endpoints: ["127.0.0.1:${primary.port}"] }`, `{ name: stuck, endpoints: ["127.0.0.1:${stuck.port}"] }`],
+      },
       { mirrorCopyBufferBytes: 64 * 1024 * 1024, mirrorTotalBufferBytes: 1024 * 1024 },
     );
     try {
       // Bigger than what the kernel's socket buffers absorb for a mirror that never reads.
       const body = randomBytes(16 * 1024 * 1024);
-      const res = await runBounded(3, 1, () => send(front, '/', { method: 'POST', body, headers: { host: 'budget.example' } }));
+      const res = await runBounded(3, 1, () => send(plane.front, '/', { method: 'POST', body, headers: { host: 'budget.example' } }));
       assert.ok(res.every((r) => r.status === 200));
       assert.ok(primary.received.every((r) => r.bodyLength === body.length));
       assert.equal(await plane.metric('shadowplane_mirror_dropped_total', { reason: 'global_buffer_full' }), 3);
       assert.equal(await plane.metric('shadowplane_mirror_buffered_bytes'), 0);
     } finally {
-      await plane.plane.close();
-      await primary.close();
-      await stuck.close();
+      await closeAll(plane.plane, primary, stuck);
     }
   });
 });

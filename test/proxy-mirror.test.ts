@@ -6,53 +6,45 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { freePort } from './helpers/ports.js';
-import { compileYaml, runBounded, send, sleep, startBackend, startPlane, type Backend, type TestPlane } from './helpers/proxy-harness.js';
+import { closeAll, runBounded, sleep, startBackend, startFrontPlane, type Backend, type FrontPlane } from './helpers/proxy-harness.js';
 
 describe('mirror accounting', () => {
   let primary: Backend;
   let mirror: Backend;
   let slowMirror: Backend;
-  let plane: TestPlane;
-  let front = 0;
+  let plane: FrontPlane;
 
   before(async () => {
     primary = await startBackend('primary');
     mirror = await startBackend('mirror');
     slowMirror = await startBackend('slow-mirror', { kind: 'delay', ms: 1000 });
-    front = await freePort();
-    const resources = compileYaml(`
-listeners:
-  - name: front
-    address: 127.0.0.1:${front}
-    virtual_hosts:
-      - name: all
-        domains: ["*"]
-        routes:
-          - { name: always, match: { prefix: /always }, cluster: primary, mirrors: [{ cluster: mirror }] }
-          - { name: off, match: { prefix: /off }, cluster: primary, mirrors: [{ cluster: mirror, runtime_key: test.off }] }
-          - { name: by-header, match: { prefix: /by-header }, cluster: primary, mirrors: [{ cluster_header: x-mirror-cluster }] }
-          - { name: capped, match: { prefix: /capped }, cluster: primary, mirrors: [{ cluster: slow-mirror }] }
-clusters:
-  - { name: primary, endpoints: ["127.0.0.1:${primary.port}"] }
-  - { name: mirror, endpoints: ["127.0.0.1:${mirror.port}"] }
-  - { name: slow-mirror, endpoints: ["127.0.0.1:${slowMirror.port}"], max_stream_duration: 0.2s }
-`);
-    plane = await startPlane(resources, { mirrorMarkerHeader: { name: 'x-shadowplane-mirror', value: '1' } });
+    plane = await startFrontPlane(
+      {
+        host: 'mirror.example',
+        routes: [
+          '{ name: always, match: { prefix: /always }, cluster: primary, mirrors: [{ cluster: mirror }] }',
+          '{ name: off, match: { prefix: /off }, cluster: primary, mirrors: [{ cluster: mirror, runtime_key: test.off }] }',
+          '{ name: by-header, match: { prefix: /by-header }, cluster: primary, mirrors: [{ cluster_header: x-mirror-cluster }] }',
+          '{ name: capped, match: { prefix: /capped }, cluster: primary, mirrors: [{ cluster: slow-mirror }] }',
+        ],
+        clusters: [
+          `{ name: primary, endpoints: ["127.0.0.1:${primary.port}"] }`,
+          `{ name: mirror, endpoints: ["127.0.0.1:${mirror.port}"] }`,
+          `{ name: slow-mirror, endpoints: ["127.0.0.1:${slowMirror.port}"], max_stream_duration: 0.2s }`,
+        ],
+      },
+      { mirrorMarkerHeader: { name: 'x-shadowplane-mirror', value: '1' } },
+    );
     // Runtime values can come with a config, as an RTDS layer would send them.
-    assert.deepEqual(await plane.plane.apply(resources, { 'test.off': 0 }), { ok: true });
+    assert.deepEqual(await plane.plane.apply(plane.resources, { 'test.off': 0 }), { ok: true });
   });
 
-  after(async () => {
-    await plane.plane.close();
-    for (const b of [primary, mirror, slowMirror]) await b.close();
-  });
+  after(() => closeAll(plane.plane, primary, mirror, slowMirror));
 
-  const get = (path: string, headers: Record<string, string> = {}) => send(front, path, { headers: { host: 'mirror.example', ...headers } });
   const route = (r: string) => ({ route_config: 'front', virtual_host: 'all', route: r });
 
   it('counts eligible, sampled, sent and responses per route and mirror; copies carry the marker, primaries not', async () => {
-    await runBounded(5, 5, (i) => get('/always', { 'x-test-tag': `always-${i}` }));
+    await runBounded(5, 5, (i) => plane.get('/always', { 'x-test-tag': `always-${i}` }));
     await mirror.waitFor(5, 5000, (r) => String(r.headers['x-test-tag']).startsWith('always-'));
     const labels = { ...route('always'), mirror: 'mirror' };
     assert.equal(await plane.metric('shadowplane_mirror_eligible_total', labels), 5);
@@ -70,7 +62,7 @@ clusters:
   it('a chunked upload is streamed to the primary and the copy alike, still chunked', async () => {
     const chunks = Array.from({ length: 20 }, () => randomBytes(16 * 1024));
     const res = await new Promise<number>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port: front, path: '/always', method: 'POST', agent: false, headers: { host: 'mirror.example', 'x-test-tag': 'chunked' } }, (r) => {
+      const req = request({ host: '127.0.0.1', port: plane.front, path: '/always', method: 'POST', agent: false, headers: { host: 'mirror.example', 'x-test-tag': 'chunked' } }, (r) => {
         r.resume();
         r.on('end', () => resolve(r.statusCode ?? 0));
       });
@@ -87,16 +79,16 @@ clusters:
   });
 
   it('a runtime value of 0 turns a policy off: eligible, never sampled', async () => {
-    await runBounded(4, 4, () => get('/off'));
+    await runBounded(4, 4, () => plane.get('/off'));
     const labels = { ...route('off'), mirror: 'mirror' };
     assert.equal(await plane.metric('shadowplane_mirror_eligible_total', labels), 4);
     assert.equal(await plane.metric('shadowplane_mirror_sampled_total', labels), 0);
   });
 
   it('cluster_header: missing and unknown names are dropped by reason, and the unknown name never becomes a label', async () => {
-    await get('/by-header');
-    await get('/by-header', { 'x-mirror-cluster': 'no-such-cluster-7f3a' });
-    await get('/by-header', { 'x-mirror-cluster': 'mirror', 'x-test-tag': 'by-header' });
+    await plane.get('/by-header');
+    await plane.get('/by-header', { 'x-mirror-cluster': 'no-such-cluster-7f3a' });
+    await plane.get('/by-header', { 'x-mirror-cluster': 'mirror', 'x-test-tag': 'by-header' });
     await mirror.waitFor(1, 3000, (r) => r.headers['x-test-tag'] === 'by-header');
     const labels = { ...route('by-header'), mirror: 'header:x-mirror-cluster' };
     assert.equal(await plane.metric('shadowplane_mirror_dropped_total', { ...labels, cluster: '', reason: 'no_cluster_header' }), 1);
@@ -107,7 +99,7 @@ clusters:
 
   it("a copy that outlives its cluster's max_stream_duration is cut off and counted; the primary answered long before", async () => {
     const started = Date.now();
-    const res = await get('/capped');
+    const res = await plane.get('/capped');
     assert.equal(res.status, 200);
     assert.ok(Date.now() - started < 500);
     const labels = { ...route('capped'), mirror: 'slow-mirror', cluster: 'slow-mirror' };

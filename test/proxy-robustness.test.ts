@@ -3,10 +3,20 @@
 // of that one stream; the process, the circuit-breaker slots and the mirror buffers all recover.
 import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { freePort } from './helpers/ports.js';
-import { compileYaml, rawExchange, runBounded, send, sleep, startBackend, startPlane, type Backend, type TestPlane } from './helpers/proxy-harness.js';
+import {
+  closeAll,
+  closeServer,
+  listenOnLoopback,
+  rawExchange,
+  runBounded,
+  sleep,
+  startBackend,
+  startFrontPlane,
+  type Backend,
+  type FrontPlane,
+} from './helpers/proxy-harness.js';
 
 const STREAM_BYTES = 64 * 1024 * 1024;
 
@@ -35,63 +45,43 @@ async function startMisbehavingBackend(): Promise<{ port: number; written: () =>
     };
     pump();
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    written: () => written,
-    close() {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
+  return { port: await listenOnLoopback(server), written: () => written, close: () => closeServer(server) };
 }
 
 describe('robustness', () => {
   let primary: Backend;
   let mirror: Backend;
   let misbehaving: Awaited<ReturnType<typeof startMisbehavingBackend>>;
-  let plane: TestPlane;
-  let front = 0;
+  let plane: FrontPlane;
 
   before(async () => {
     primary = await startBackend('primary', { kind: 'delay', ms: 300 });
     mirror = await startBackend('mirror');
     misbehaving = await startMisbehavingBackend();
-    front = await freePort();
-    plane = await startPlane(
-      compileYaml(`
-listeners:
-  - name: front
-    address: 127.0.0.1:${front}
-    virtual_hosts:
-      - name: all
-        domains: ["*"]
-        routes:
-          - { name: guarded, match: { prefix: /guarded }, cluster: guarded, mirrors: [{ cluster: mirror }] }
-          - { name: misbehaving, match: { prefix: / }, cluster: misbehaving }
-clusters:
-  - { name: guarded, endpoints: ["127.0.0.1:${primary.port}"], circuit_breakers: { max_connections: 1, max_pending_requests: 1, max_requests: 1 } }
-  - { name: mirror, endpoints: ["127.0.0.1:${mirror.port}"] }
-  - { name: misbehaving, endpoints: ["127.0.0.1:${misbehaving.port}"] }
-`),
-    );
+    plane = await startFrontPlane({
+      host: 'a',
+      routes: [
+        '{ name: guarded, match: { prefix: /guarded }, cluster: guarded, mirrors: [{ cluster: mirror }] }',
+        '{ name: misbehaving, match: { prefix: / }, cluster: misbehaving }',
+      ],
+      clusters: [
+        `{ name: guarded, endpoints: ["127.0.0.1:${primary.port}"], circuit_breakers: { max_connections: 1, max_pending_requests: 1, max_requests: 1 } }`,
+        `{ name: mirror, endpoints: ["127.0.0.1:${mirror.port}"] }`,
+        `{ name: misbehaving, endpoints: ["127.0.0.1:${misbehaving.port}"] }`,
+      ],
+    });
   });
 
-  after(async () => {
-    await plane.plane.close();
-    await primary.close();
-    await mirror.close();
-    await misbehaving.close();
-  });
+  after(() => closeAll(plane.plane, primary, mirror, misbehaving));
 
   /** Both circuit-breaker slots of `guarded` are free again: two requests at once both get through. */
   async function slotsFree(): Promise<boolean> {
-    const res = await runBounded(2, 2, () => send(front, '/guarded', { headers: { host: 'a' } }));
+    const res = await runBounded(2, 2, () => plane.get('/guarded'));
     return res.every((r) => r.status === 200);
   }
 
   it('a client that leaves mid-body: its copy is dropped as request_incomplete and every slot and byte comes back', async () => {
-    const socket = connect(front, '127.0.0.1');
+    const socket = connect(plane.front, '127.0.0.1');
     await new Promise<void>((resolve) => socket.once('connect', resolve));
     socket.write('POST /guarded HTTP/1.1\r\nhost: a\r\ncontent-length: 1048576\r\n\r\n');
     socket.write(Buffer.alloc(100 * 1024, 1));
@@ -106,7 +96,7 @@ clusters:
   });
 
   it('a client that leaves while the upstream is still working frees its slot', async () => {
-    const req = request({ host: '127.0.0.1', port: front, path: '/guarded', headers: { host: 'a' }, agent: false });
+    const req = request({ host: '127.0.0.1', port: plane.front, path: '/guarded', headers: { host: 'a' }, agent: false });
     req.on('error', () => undefined);
     req.end();
     await sleep(100);
@@ -117,7 +107,7 @@ clusters:
 
   it('an upstream that resets after the headers: the client sees its stream reset, the next request is served', async () => {
     const outcome = await new Promise<string>((resolve) => {
-      const req = request({ host: '127.0.0.1', port: front, path: '/truncated', headers: { host: 'a' }, agent: false }, (res) => {
+      const req = request({ host: '127.0.0.1', port: plane.front, path: '/truncated', headers: { host: 'a' }, agent: false }, (res) => {
         let body = '';
         res.on('data', (c: Buffer) => (body += c.toString()));
         res.on('error', () => resolve(`${res.statusCode} reset after "${body}"`));
@@ -127,12 +117,12 @@ clusters:
       req.end();
     });
     assert.equal(outcome, '200 reset after "partial"');
-    assert.equal((await send(front, '/guarded', { headers: { host: 'a' } })).status, 200);
+    assert.equal((await plane.get('/guarded')).status, 200);
   });
 
   it('a slow reader: the response is streamed with backpressure, not buffered whole', async () => {
     const { received, writtenWhilePaused } = await new Promise<{ received: number; writtenWhilePaused: number }>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port: front, path: '/stream', headers: { host: 'a' }, agent: false }, (res) => {
+      const req = request({ host: '127.0.0.1', port: plane.front, path: '/stream', headers: { host: 'a' }, agent: false }, (res) => {
         let received = 0;
         let writtenWhilePaused = 0;
         res.once('data', (c: Buffer) => {
@@ -157,9 +147,9 @@ clusters:
   });
 
   it('junk connections, CONNECT and upgrades get their answers and leave the listener serving', async () => {
-    await runBounded(40, 10, (i) => rawExchange(front, i % 2 ? 'GET /guarded HTTP/1.1\r\nhost: a\r\n' : '\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03', 200));
-    assert.match(await rawExchange(front, 'CONNECT a:443 HTTP/1.1\r\nhost: a:443\r\n\r\n'), /^HTTP\/1\.1 404 Not Found\r\n/);
-    assert.match(await rawExchange(front, 'GET /guarded HTTP/1.1\r\nhost: a\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n'), /^HTTP\/1\.1 403 Forbidden\r\n/);
-    assert.equal((await send(front, '/guarded', { headers: { host: 'a' } })).status, 200);
+    await runBounded(40, 10, (i) => rawExchange(plane.front, i % 2 ? 'GET /guarded HTTP/1.1\r\nhost: a\r\n' : '\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03', 200));
+    assert.match(await rawExchange(plane.front, 'CONNECT a:443 HTTP/1.1\r\nhost: a:443\r\n\r\n'), /^HTTP\/1\.1 404 Not Found\r\n/);
+    assert.match(await rawExchange(plane.front, 'GET /guarded HTTP/1.1\r\nhost: a\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n'), /^HTTP\/1\.1 403 Forbidden\r\n/);
+    assert.equal((await plane.get('/guarded')).status, 200);
   });
 });

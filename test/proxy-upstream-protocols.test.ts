@@ -6,12 +6,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttp2Server, type Http2Server } from 'node:http2';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort } from './helpers/ports.js';
-import { compileYaml, send, sleep, startPlane, type TestPlane } from './helpers/proxy-harness.js';
+import { closeServer, listenOnLoopback, sleep, startFrontPlane, type FrontPlane } from './helpers/proxy-harness.js';
 
 interface Seen {
   readonly protocol: string;
@@ -22,8 +20,7 @@ interface Seen {
 describe('upstream protocols', () => {
   let h2: Http2Server;
   let tls: HttpsServer;
-  let plane: TestPlane;
-  let front = 0;
+  let plane: FrontPlane;
   const seenH2: Seen[] = [];
   const seenTls: Seen[] = [];
 
@@ -32,7 +29,7 @@ describe('upstream protocols', () => {
       seenH2.push({ protocol: `HTTP/${req.httpVersion}`, authority: String(req.headers[':authority']), sni: undefined });
       res.end('h2c\n');
     });
-    await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
+    const h2Port = await listenOnLoopback(h2);
     // A throwaway self-signed certificate; the data plane must not check it.
     const dir = mkdtempSync(path.join(tmpdir(), 'shadowplane-tls-'));
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${dir}/key.pem`, '-out', `${dir}/cert.pem`, '-days', '1', '-subj', '/CN=upstream.test'], { stdio: 'ignore' });
@@ -42,33 +39,26 @@ describe('upstream protocols', () => {
       res.end('tls\n');
     });
     rmSync(dir, { recursive: true, force: true });
-    await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
-    front = await freePort();
-    plane = await startPlane(
-      compileYaml(`
-listeners:
-  - name: front
-    address: 127.0.0.1:${front}
-    virtual_hosts:
-      - name: all
-        domains: ["*"]
-        routes:
-          - { name: h2c, match: { prefix: /h2c }, cluster: h2c, mirrors: [{ cluster: h2c }] }
-          - { name: tls, match: { prefix: /tls }, cluster: tls, mirrors: [{ cluster: tls }] }
-          - { name: tls-no-sni, match: { prefix: /no-sni }, cluster: tls-no-sni }
-clusters:
-  - { name: h2c, endpoints: ["127.0.0.1:${(h2.address() as AddressInfo).port}"], http2: true }
-  - { name: tls, endpoints: ["127.0.0.1:${(tls.address() as AddressInfo).port}"], tls: { sni: upstream.test } }
-  - { name: tls-no-sni, endpoints: ["127.0.0.1:${(tls.address() as AddressInfo).port}"], tls: true }
-`),
-    );
+    const tlsPort = await listenOnLoopback(tls);
+    plane = await startFrontPlane({
+      host: 'svc.example',
+      routes: [
+        '{ name: h2c, match: { prefix: /h2c }, cluster: h2c, mirrors: [{ cluster: h2c }] }',
+        '{ name: tls, match: { prefix: /tls }, cluster: tls, mirrors: [{ cluster: tls }] }',
+        '{ name: tls-no-sni, match: { prefix: /no-sni }, cluster: tls-no-sni }',
+      ],
+      clusters: [
+        `{ name: h2c, endpoints: ["127.0.0.1:${h2Port}"], http2: true }`,
+        `{ name: tls, endpoints: ["127.0.0.1:${tlsPort}"], tls: { sni: upstream.test } }`,
+        `{ name: tls-no-sni, endpoints: ["127.0.0.1:${tlsPort}"], tls: true }`,
+      ],
+    });
   });
 
   after(async () => {
     await plane.plane.close();
     await new Promise((resolve) => h2.close(resolve));
-    tls.closeAllConnections();
-    await new Promise((resolve) => tls.close(resolve));
+    await closeServer(tls);
   });
 
   async function twoArrive(seen: Seen[]): Promise<void> {
@@ -77,7 +67,7 @@ clusters:
   }
 
   it('an http2 cluster gets HTTP/2 (h2c), primary and copy, with the Host as :authority', async () => {
-    const res = await send(front, '/h2c', { headers: { host: 'svc.example' } });
+    const res = await plane.get('/h2c');
     assert.deepEqual([res.status, res.body], [200, 'h2c\n']);
     await twoArrive(seenH2);
     assert.deepEqual(
@@ -90,7 +80,7 @@ clusters:
   });
 
   it('a TLS cluster is reached over TLS with its SNI, despite a self-signed certificate', async () => {
-    const res = await send(front, '/tls', { headers: { host: 'svc.example' } });
+    const res = await plane.get('/tls');
     assert.deepEqual([res.status, res.body], [200, 'tls\n']);
     await twoArrive(seenTls);
     assert.deepEqual(
@@ -104,7 +94,7 @@ clusters:
 
   it('without sni in the cluster, no SNI is sent, whatever the Host', async () => {
     seenTls.length = 0;
-    const res = await send(front, '/no-sni', { headers: { host: 'svc.example' } });
+    const res = await plane.get('/no-sni');
     assert.deepEqual([res.status, res.body], [200, 'tls\n']);
     assert.deepEqual(seenTls, [{ protocol: 'HTTP/1.1', authority: 'svc.example', sni: undefined }]);
   });

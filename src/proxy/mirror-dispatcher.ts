@@ -36,6 +36,9 @@ export interface MirrorDispatcherOptions extends ShadowHeaderOptions {
   readonly copyBufferBytes: number;
 }
 
+/** The abort reason for a copy cut off by its timeout or by close(); shared, so aborting allocates nothing. */
+const MIRROR_CUT_OFF = new Error('mirror copy cut off');
+
 export class MirrorDispatcher {
   private readonly inFlight = new Set<AbortController>();
 
@@ -53,7 +56,7 @@ export class MirrorDispatcher {
 
   /** Cancels every copy in flight (the data plane is closing). */
   abortAll(): void {
-    for (const c of this.inFlight) c.abort();
+    for (const c of this.inFlight) c.abort(MIRROR_CUT_OFF);
   }
 
   /** Sampling, then the cluster: every way a policy can end without a copy is counted here. */
@@ -101,7 +104,7 @@ export class MirrorDispatcher {
       timers.push(
         setTimeout(() => {
           timedOut = true;
-          controller.abort();
+          controller.abort(MIRROR_CUT_OFF);
         }, ms),
       );
     };

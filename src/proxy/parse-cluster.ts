@@ -1,7 +1,7 @@
 // Cluster and ClusterLoadAssignment (proto3 JSON) → ClusterSpec.
 // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/cluster/v3/cluster.proto
 import { isIP } from 'node:net';
-import type { ClusterLimits, EndpointSpec } from './data-plane-config.js';
+import type { ClusterLimits, ClusterSpec, EndpointSpec } from './data-plane-config.js';
 import type { JsonFields } from './resource-reader.js';
 
 /** Envoy's defaults: cluster connect_timeout 5 s, and 1024 for each circuit breaker threshold. */
@@ -13,17 +13,14 @@ const UPSTREAM_TLS_CONTEXT = 'type.googleapis.com/envoy.extensions.transport_soc
 
 export type DiscoveryType = 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'EDS';
 
-/** A cluster before its endpoints are known (EDS clusters get theirs from a ClusterLoadAssignment). */
-export interface ParsedCluster {
-  readonly name: string;
+/**
+ * A cluster before its endpoints are known (EDS clusters get theirs from a ClusterLoadAssignment):
+ * the ClusterSpec fields but `endpoints`, so the two cannot drift apart.
+ */
+export interface ParsedCluster extends Omit<ClusterSpec, 'endpoints'> {
   readonly type: DiscoveryType;
   /** The ClusterLoadAssignment name an EDS cluster reads: eds_cluster_config.service_name, else the cluster's. */
   readonly edsServiceName: string;
-  readonly connectTimeoutMs: number;
-  readonly maxStreamDurationMs: number | undefined;
-  readonly http2: boolean;
-  readonly tls: { readonly sni: string | undefined } | null;
-  readonly limits: ClusterLimits;
   readonly inlineEndpoints: readonly EndpointSpec[];
 }
 

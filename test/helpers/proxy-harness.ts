@@ -1,16 +1,20 @@
 // Shared by the data-plane tests: loopback backends that record what they receive (with a body hash
-// and the raw header lines), resources compiled from YAML, and a built-in data plane on a fresh
-// Registry with a silent logger.
+// and the raw header lines), resources compiled from YAML, a built-in data plane on a fresh Registry
+// with a silent logger (alone, or behind the usual single `front` listener), requests, and teardown.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { parseConfig } from '../../src/config/load.js';
 import { buildModel } from '../../src/model/build.js';
 import { createDataPlane, type DataPlane, type DataPlaneOptions } from '../../src/proxy/data-plane.js';
 import { translate, type EnvoyResources } from '../../src/translate/resources.js';
+import { freePort } from './ports.js';
+import { arrivals, closeServer, listenOnLoopback } from './recording-backend.js';
+
+export { closeServer, listenOnLoopback };
 
 export interface Received {
   readonly method: string;
@@ -40,8 +44,7 @@ export interface Backend {
 }
 
 export async function startBackend(name: string, behaviour: Behaviour = { kind: 'answer' }): Promise<Backend> {
-  const received: Received[] = [];
-  const waiters = new Set<() => void>();
+  const log = arrivals<Received>(name);
   const server: Server = createServer({ maxHeaderSize: 128 * 1024 }, (req, res) => {
     backend.started++;
     const hash = createHash('sha256');
@@ -53,8 +56,7 @@ export async function startBackend(name: string, behaviour: Behaviour = { kind: 
     req.on('end', () => {
       const rawHeaders: Array<[string, string]> = [];
       for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) rawHeaders.push([req.rawHeaders[i]!.toLowerCase(), req.rawHeaders[i + 1]!]);
-      received.push({ method: req.method ?? '', path: req.url ?? '', host: req.headers.host ?? '', headers: req.headers, rawHeaders, bodyLength, bodySha256: hash.digest('hex') });
-      for (const w of waiters) w();
+      log.record({ method: req.method ?? '', path: req.url ?? '', host: req.headers.host ?? '', headers: req.headers, rawHeaders, bodyLength, bodySha256: hash.digest('hex') });
       const b = backend.behaviour;
       if (b.kind === 'hang') return;
       if (b.kind === 'reset') {
@@ -69,34 +71,16 @@ export async function startBackend(name: string, behaviour: Behaviour = { kind: 
       else answer();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = await listenOnLoopback(server);
   const backend: Backend = {
     name,
-    port: (server.address() as AddressInfo).port,
-    received,
+    port,
+    received: log.received,
     behaviour,
     started: 0,
-    tagged: (tag) => received.filter((r) => r.headers['x-test-tag'] === tag),
-    waitFor(count, ms = 5000, filter = () => true) {
-      return new Promise((resolve, reject) => {
-        const check = (): void => {
-          if (received.filter(filter).length < count) return;
-          waiters.delete(check);
-          clearTimeout(timer);
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`${name}: expected ${count} requests, got ${received.filter(filter).length} within ${ms} ms`));
-        }, ms);
-        waiters.add(check);
-        check();
-      });
-    },
-    close() {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
+    tagged: (tag) => log.received.filter((r) => r.headers['x-test-tag'] === tag),
+    waitFor: log.waitFor,
+    close: () => closeServer(server),
   };
   return backend;
 }
@@ -139,6 +123,49 @@ export async function startPlane(resources: EnvoyResources, options: DataPlaneOp
         .reduce((s, v) => s + v.value, 0);
     },
   };
+}
+
+/** What `startFrontPlane` serves. Routes and clusters are YAML flow mappings, one an item. */
+export interface FrontSpec {
+  /** The Host header `get` sends. */
+  readonly host: string;
+  /** The name of the one virtual host, which takes every domain; 'all' unless given. */
+  readonly virtualHost?: string;
+  readonly routes: readonly string[];
+  readonly clusters: readonly string[];
+}
+
+export interface FrontPlane extends TestPlane {
+  /** The port of the listener `front`. */
+  readonly front: number;
+  /** What was applied (to apply again, with runtime values say). */
+  readonly resources: EnvoyResources;
+  /** A GET to `front` with the spec's Host, `headers` added. */
+  get(path: string, headers?: Record<string, string>): Promise<Response>;
+}
+
+/** The data-plane tests' common setup: one listener, `front`, on a free loopback port, with one virtual host for every domain. */
+export async function startFrontPlane(spec: FrontSpec, options: DataPlaneOptions = {}): Promise<FrontPlane> {
+  const front = await freePort();
+  const resources = compileYaml(`
+listeners:
+  - name: front
+    address: 127.0.0.1:${front}
+    virtual_hosts:
+      - name: ${spec.virtualHost ?? 'all'}
+        domains: ["*"]
+        routes:
+${spec.routes.map((r) => `          - ${r}`).join('\n')}
+clusters:
+${spec.clusters.map((c) => `  - ${c}`).join('\n')}
+`);
+  const plane = await startPlane(resources, options);
+  return { ...plane, front, resources, get: (path, headers = {}) => send(front, path, { headers: { host: spec.host, ...headers } }) };
+}
+
+/** For after(): closes each in the order given, one at a time (a test's data plane goes first, before the backends it forwards to). */
+export async function closeAll(...items: ReadonlyArray<{ close(): Promise<unknown> }>): Promise<void> {
+  for (const item of items) await item.close();
 }
 
 export interface Response {
