@@ -140,14 +140,18 @@ describe('mirror isolation', () => {
     }
   });
 
-  it('a dead mirror (connection refused): the primary answers, the copies are counted as connect failures', async () => {
+  it('a dead mirror (connection refused): the primary answers; copies fail as connect failures, then are shed while the mirror stays unreachable', async () => {
     const res = await runBounded(30, 5, () => plane.get('/dead'));
     assert.deepEqual(new Set(res.map((r) => `${r.status} ${r.body}`)), new Set(['200 primary\n']));
     const labels = { cluster: 'dead' };
+    const sent = (): Promise<number> => plane.metric('shadowplane_mirror_sent_total', labels);
+    const failed = (): Promise<number> => plane.metric('shadowplane_mirror_errors_total', { ...labels, kind: 'connect_failure' });
     const deadline = Date.now() + 5000;
-    while ((await plane.metric('shadowplane_mirror_errors_total', { ...labels, kind: 'connect_failure' })) < 30 && Date.now() < deadline) await sleep(20);
-    assert.equal(await plane.metric('shadowplane_mirror_sent_total', labels), 30);
-    assert.equal(await plane.metric('shadowplane_mirror_errors_total', { ...labels, kind: 'connect_failure' }), 30);
+    while ((await failed()) < (await sent()) && Date.now() < deadline) await sleep(20);
+    const unreachable = await plane.metric('shadowplane_mirror_dropped_total', { ...labels, reason: 'mirror_unreachable' });
+    assert.ok((await sent()) >= 1, 'at least one copy tried to connect');
+    assert.equal(await failed(), await sent(), 'every copy that tried failed to connect');
+    assert.equal((await sent()) + unreachable, 30, 'every sampled copy is either sent or shed');
   });
 
   it('a full in-flight cap (circuit breakers): further copies are dropped as overflow, the primary answers', async () => {

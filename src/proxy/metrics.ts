@@ -19,7 +19,9 @@ export type MirrorDropReason =
   /** All copies together hold the global mirror body budget. */
   | 'global_buffer_full'
   /** The request ended (client gone, or the primary exchange over) before its body was complete. */
-  | 'request_incomplete';
+  | 'request_incomplete'
+  /** The mirror refused or timed out a connect a moment ago (see connect-backoff.ts). */
+  | 'mirror_unreachable';
 
 type RouteLabel = keyof RouteLabels;
 type MirrorLabel = RouteLabel | 'mirror';

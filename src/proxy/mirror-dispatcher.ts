@@ -14,6 +14,7 @@ import type { HeaderList } from './header-list.js';
 import { statusClass, type DataPlaneMetrics, type MirrorDropReason } from './metrics.js';
 import { shadowHeaders, type ShadowHeaderOptions } from './request-headers.js';
 import { effectiveFraction, fractionEnabled, type RuntimeOverrides } from './runtime-fraction.js';
+import { ConnectBackoff } from './connect-backoff.js';
 import { classifyUpstreamError } from './upstream-error.js';
 
 export interface MirrorRequest {
@@ -41,6 +42,8 @@ const MIRROR_CUT_OFF = new Error('mirror copy cut off');
 
 export class MirrorDispatcher {
   private readonly inFlight = new Set<AbortController>();
+  /** Per mirror cluster name; survives config updates like the pools do. */
+  private readonly backoffs = new Map<string, ConnectBackoff>();
 
   constructor(
     private readonly clusters: ClusterManager,
@@ -59,6 +62,15 @@ export class MirrorDispatcher {
     for (const c of this.inFlight) c.abort(MIRROR_CUT_OFF);
   }
 
+  private backoffOf(cluster: string): ConnectBackoff {
+    let b = this.backoffs.get(cluster);
+    if (!b) {
+      b = new ConnectBackoff();
+      this.backoffs.set(cluster, b);
+    }
+    return b;
+  }
+
   /** Sampling, then the cluster: every way a policy can end without a copy is counted here. */
   private consider(req: MirrorRequest, policy: MirrorPolicySpec): void {
     const labels = { ...req.route.labels, mirror: policy.label };
@@ -73,8 +85,10 @@ export class MirrorDispatcher {
     if (!cluster) return drop('unknown_cluster');
     const picked = cluster.pick();
     if (!picked) return drop('no_healthy_upstream', name);
+    const backoff = this.backoffOf(name);
+    if (backoff.blocked(performance.now())) return drop('mirror_unreachable', name);
     if (!cluster.limit.tryAcquire()) return drop('overflow', name);
-    this.send(req, policy, cluster, picked.pool, labels, (reason) => drop(reason, name));
+    this.send(req, policy, cluster, picked.pool, labels, (reason) => drop(reason, name), backoff);
   }
 
   /** One copy, holding a slot of the cluster's in-flight cap until it ends. */
@@ -85,6 +99,7 @@ export class MirrorDispatcher {
     pool: Pool,
     labels: MirrorLabels,
     drop: (reason: MirrorDropReason) => void,
+    backoff: ConnectBackoff,
   ): void {
     const name = cluster.spec.name;
     const clusterLabels = { ...labels, cluster: name };
@@ -130,6 +145,7 @@ export class MirrorDispatcher {
         }),
       )
       .then(async (res) => {
+        backoff.succeeded();
         this.metrics.mirrorResponses.inc({ ...clusterLabels, status_class: statusClass(res.statusCode) });
         await finished(res.body.resume());
         this.metrics.mirrorDuration.observe({ cluster: name }, (performance.now() - started) / 1000);
@@ -137,7 +153,11 @@ export class MirrorDispatcher {
       .catch((err: unknown) => {
         if (dropped) return; // counted when dropped
         if (timedOut) this.metrics.mirrorTimeouts.inc(clusterLabels);
-        else if (!controller.signal.aborted) this.metrics.mirrorErrors.inc({ ...clusterLabels, kind: classifyUpstreamError(err) });
+        else if (!controller.signal.aborted) {
+          const kind = classifyUpstreamError(err);
+          if (kind !== 'reset') backoff.failed(performance.now());
+          this.metrics.mirrorErrors.inc({ ...clusterLabels, kind });
+        }
         this.logger.debug({ err, cluster: name }, 'mirror copy failed');
       })
       .finally(() => {
