@@ -66,6 +66,10 @@ describe('admin endpoint', () => {
     assert.match(text, /^shadowplane_xds_acks_total\{type="CDS"\} \d+$/m);
   });
 
+  it('/mirror_diffs is 404 without a built-in data plane in the process', async () => {
+    assert.equal((await fetch(`${base}/mirror_diffs`)).status, 404);
+  });
+
   it('PUT /config needs the bearer token, rejects a bad config whole, and applies a good one to the file', async () => {
     const put = (body: string, token?: string) =>
       fetch(`${base}/config`, { method: 'PUT', body, headers: token ? { authorization: `Bearer ${token}` } : {} });

@@ -201,6 +201,59 @@ describe('mirror precedence levels', () => {
   });
 });
 
+describe('mirror response comparison', () => {
+  const model = compile(
+    withRoutes(
+      `          - name: r
+            match: { prefix: /r }
+            cluster: a
+            mirrors:
+              - { cluster: m2, compare: { headers: [Content-Type, X-Version], ignore_json_paths: ["$.id", "$.items[*].etag"], max_body_bytes: 1024 } }
+              - { cluster: m1, compare: {} }
+              - { cluster: m3 }
+          - name: inherits
+            match: { prefix: / }
+            cluster: b`,
+      `        mirrors: [{ cluster: m1, runtime_key: vh.m1, compare: { max_body_bytes: 0 } }]\n`,
+    ),
+  );
+
+  it('resolves the defaults in the model: content-type, no ignored paths, 64 KiB; off without compare', () => {
+    const [m2, m1, m3] = model.listeners[0]!.virtualHosts[0]!.routes[0]!.mirrors;
+    assert.deepEqual(m1!.compare, { headers: ['content-type'], ignoreJsonPaths: [], maxBodyBytes: 65536 });
+    assert.deepEqual(m2!.compare, { headers: ['content-type', 'x-version'], ignoreJsonPaths: ['$.id', '$.items[*].etag'], maxBodyBytes: 1024 });
+    assert.equal(m3!.compare, undefined);
+    assert.ok(Object.isFrozen(m2!.compare!.headers));
+  });
+
+  it("carries each effective policy's spec in the route's filter_metadata, keyed by runtime key in sorted order", () => {
+    const [own, inherits] = vhostRoutes(model) as unknown as Array<{ metadata?: { filter_metadata: Record<string, JsonObject> } }>;
+    const specs = own!.metadata!.filter_metadata['shadowplane.mirror_compare']!;
+    assert.deepEqual(Object.keys(specs), ['shadowplane.mirror.front.v.r.m1', 'shadowplane.mirror.front.v.r.m2']);
+    assert.deepEqual(specs, {
+      'shadowplane.mirror.front.v.r.m1': { headers: ['content-type'], ignore_json_paths: [], max_body_bytes: 65536 },
+      'shadowplane.mirror.front.v.r.m2': { headers: ['content-type', 'x-version'], ignore_json_paths: ['$.id', '$.items[*].etag'], max_body_bytes: 1024 },
+    });
+    // A route without its own mirrors carries the spec of the virtual host's policy it inherits.
+    assert.deepEqual(inherits!.metadata, {
+      filter_metadata: { 'shadowplane.mirror_compare': { 'vh.m1': { headers: ['content-type'], ignore_json_paths: [], max_body_bytes: 0 } } },
+    });
+  });
+
+  it('an allowlisted header mirror pushed down into variants: each variant carries only the specs in effect on it', () => {
+    const variants = vhostRoutes(
+      compile(withRoutes(`          - { name: r, match: { prefix: / }, cluster: a }`, `        mirrors: [{ cluster_header: x-m, allowed_clusters: [m1], compare: {} }]\n`)),
+    ) as unknown as Array<{ name: string; metadata?: JsonObject }>;
+    assert.deepEqual(
+      variants.map((v) => [v.name, v.metadata !== undefined]),
+      [
+        ['r/mirror:x-m=m1', true],
+        ['r', false],
+      ],
+    );
+  });
+});
+
 describe('routes, clusters and endpoints', () => {
   it('matches, weighted split, timeout and rewrites', () => {
     const model = compile(

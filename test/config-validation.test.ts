@@ -147,6 +147,34 @@ clusters:
         'configs/x.yaml:11:46 clusters[1].endpoints: logical_dns takes exactly one endpoint [SP011]',
       ],
     },
+    {
+      name: 'compare: JSONPaths outside the supported subset',
+      text: oneRoute(`          - match: { prefix: / }
+            cluster: a
+            mirrors:
+              - cluster: m
+                compare:
+                  ignore_json_paths: ["$.id", "id", "$.items[x]", "$"]
+`),
+      expected: [
+        'configs/x.yaml:13:47 listeners[0].virtual_hosts[0].routes[0].mirrors[0].compare.ignore_json_paths[1]: "id" is not a supported JSONPath: it must start with "$" [SP013]',
+        'configs/x.yaml:13:53 listeners[0].virtual_hosts[0].routes[0].mirrors[0].compare.ignore_json_paths[2]: "$.items[x]" is not a supported JSONPath: unexpected "[x]" at offset 7 (expected .name, [N] or [*]) [SP013]',
+        'configs/x.yaml:13:67 listeners[0].virtual_hosts[0].routes[0].mirrors[0].compare.ignore_json_paths[3]: "$" is not a supported JSONPath: it must name a field below "$" [SP013]',
+      ],
+    },
+    {
+      name: 'compare: an unknown field and a body limit over 1 MiB',
+      text: oneRoute(`          - match: { prefix: / }
+            cluster: a
+            mirrors:
+              - cluster: m
+                compare: { max_body_bytes: 2000000, status: false }
+`),
+      expected: [
+        'configs/x.yaml:12:44 listeners[0].virtual_hosts[0].routes[0].mirrors[0].compare.max_body_bytes: Too big: expected number to be <=1048576 [SP002]',
+        'configs/x.yaml:12:53 listeners[0].virtual_hosts[0].routes[0].mirrors[0].compare.status: unknown field "status" [SP002]',
+      ],
+    },
   ];
 
   for (const c of cases) {

@@ -21,11 +21,12 @@ describe('shadowplane proxy --xds', () => {
   let taken: Server;
   let takenPort = 0;
   let log = '';
+  let admin = 0;
 
   const config = (o: { percent: number; extraListener?: number }): string => `listeners:
   - name: front
     address: 127.0.0.1:${front}
-    virtual_hosts: [{ name: v, domains: ["*"], routes: [{ name: r, match: { prefix: / }, cluster: primary, mirrors: [{ cluster: mirror, percent: ${o.percent} }] }] }]
+    virtual_hosts: [{ name: v, domains: ["*"], routes: [{ name: r, match: { prefix: / }, cluster: primary, mirrors: [{ cluster: mirror, percent: ${o.percent}, compare: {} }] }] }]
 ${o.extraListener ? `  - { name: clash, address: 127.0.0.1:${o.extraListener}, virtual_hosts: [{ name: v, domains: ["*"], routes: [{ match: { prefix: / }, cluster: primary }] }] }` : ''}
 clusters:
   - { name: primary, endpoints: ["127.0.0.1:${primary.port}"] }
@@ -40,7 +41,7 @@ clusters:
     await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
     takenPort = (taken.address() as { port: number }).port;
     cp = await startControlPlane(config({ percent: 100 }));
-    const admin = await freePort();
+    admin = await freePort();
     child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/shadowplane.js'), 'proxy', '--xds', `127.0.0.1:${cp.xdsPort}`, '--node-id', 'ts-proxy-1', '--admin', `127.0.0.1:${admin}`], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
@@ -68,6 +69,13 @@ clusters:
     assert.equal(r.body, 'Hello from behind shadowplane (primary)!\n');
     await mirror.waitFor(1);
     assert.equal(mirror.received.at(-1)!.host, 'example.com-shadow');
+  });
+
+  it('compares the copy\'s response as the route metadata sent over xDS says, and shows it at /mirror_diffs', async () => {
+    type Diffs = { mismatch: number; recent: Array<{ differences: Array<{ field: string }> }> };
+    const diffs = async (): Promise<Diffs> => (await (await fetch(`http://127.0.0.1:${admin}/mirror_diffs`)).json()) as Diffs;
+    await eventually('a mismatch', async () => (await diffs()).mismatch >= 1);
+    assert.deepEqual((await diffs()).recent[0]!.differences.map((d) => d.field), ['body']);
   });
 
   it('follows a percentage change that arrives over RTDS alone', async () => {

@@ -55,12 +55,19 @@ export async function startServer(o: ServeOptions, logger: Logger): Promise<Runn
   const controlPlane = new ControlPlane({ configFile: o.config, logger, registry });
   const xdsTarget = xds.host.includes(':') ? `[${xds.host}]:${xds.port}` : `${xds.host}:${xds.port}`;
   if (!(await controlPlane.start({ xds: xdsTarget, watch: o.watch ?? true }))) return undefined;
-  const admin = new AdminServer({ controlPlane, registry, logger: logger.child({ component: 'admin' }), token: await adminToken(o.adminTokenFile) });
+  // Created before the admin, which serves its comparisons; it binds nothing until fed a config.
+  const plane = o.dataPlane === 'builtin' ? createDataPlane({ logger: logger.child({ component: 'data-plane' }), registry }) : undefined;
+  const admin = new AdminServer({
+    controlPlane,
+    registry,
+    logger: logger.child({ component: 'admin' }),
+    token: await adminToken(o.adminTokenFile),
+    ...(plane ? { comparisons: () => plane.comparisons() } : {}),
+  });
   const adminPort = await admin.listen(adminAddr.host, adminAddr.port);
   logger.info({ xds: `${xds.host}:${controlPlane.ads.port}`, admin: `${adminAddr.host}:${adminPort}` }, 'shadowplane serving');
   const closers: Array<() => Promise<void> | void> = [];
-  if (o.dataPlane === 'builtin') {
-    const plane = createDataPlane({ logger: logger.child({ component: 'data-plane' }), registry });
+  if (plane) {
     const node = { id: o.nodeId ?? 'builtin', cluster: o.nodeCluster ?? DEFAULT_NODE_CLUSTER, envoyVersion: undefined, userAgent: 'shadowplane' };
     const stop = await feedBuiltinDataPlane(controlPlane.cache, plane, node, logger.child({ component: 'data-plane' }));
     closers.push(stop, () => plane.close());

@@ -53,6 +53,15 @@ const fraction = z.strictObject({
   denominator: z.enum(['HUNDRED', 'TEN_THOUSAND', 'MILLION']),
 });
 
+/** Largest compare.max_body_bytes: a compared body is held whole and parsed on the event loop. */
+const MAX_COMPARE_BODY_BYTES = 1024 * 1024;
+
+const compareSchema = z.strictObject({
+  headers: z.array(headerName).optional(),
+  ignore_json_paths: z.array(z.string()).optional(),
+  max_body_bytes: z.number().int().min(0).max(MAX_COMPARE_BODY_BYTES).optional(),
+});
+
 export const mirrorSchema = z.strictObject({
   cluster: name.optional(),
   cluster_header: headerName.optional(),
@@ -70,6 +79,7 @@ export const mirrorSchema = z.strictObject({
     })
     .optional(),
   trace_sampled: z.boolean().optional(),
+  compare: compareSchema.optional(),
 });
 
 const backendRef = z.strictObject({ cluster: name, weight: z.number().int().min(1) });
@@ -138,6 +148,7 @@ export type ListenerConfig = z.infer<typeof listenerSchema>;
 export type VirtualHostConfig = z.infer<typeof virtualHostSchema>;
 export type RouteConfig = z.infer<typeof routeSchema>;
 export type MirrorConfig = z.infer<typeof mirrorSchema>;
+export type CompareConfig = z.infer<typeof compareSchema>;
 export type ClusterConfig = z.infer<typeof clusterSchema>;
 export type HeaderMatchConfig = z.infer<typeof headerMatch>;
 export type HeaderListConfig = z.infer<typeof headerList>;

@@ -1,5 +1,6 @@
-// Checks that need the whole file: references between sections, uniqueness, ranges and the trust
-// warning for header-selected mirrors. Every problem is collected; none stops the pass.
+// Checks that need the whole file: references between sections, uniqueness, ranges, JSONPaths and
+// the trust warning for header-selected mirrors. Every problem is collected; none stops the pass.
+import { parseJsonPath } from '../json-path/json-path.js';
 import { isIpLiteral, isWildcardAddress, parseHostPort } from './address.js';
 import { error, ProblemCode, warning, type FieldPath, type UnplacedProblem } from './problems.js';
 import { defaultRuntimeKey, mirrorTargetName, routeKey, type MirrorScope } from './runtime-keys.js';
@@ -73,6 +74,14 @@ function checkPercent(m: MirrorConfig, path: FieldPath, out: ProblemList): void 
   }
 }
 
+// The data path's own parser, so a path accepted here is one the data path takes.
+function checkCompare(m: MirrorConfig, path: FieldPath, out: ProblemList): void {
+  m.compare?.ignore_json_paths?.forEach((text, i) => {
+    const parsed = parseJsonPath(text);
+    if (!parsed.ok) out.add(error(ProblemCode.BAD_JSON_PATH, [...path, 'compare', 'ignore_json_paths', i], parsed.message));
+  });
+}
+
 interface MirrorWalk {
   clusters: ReadonlySet<string>;
   runtimeKeys: Map<string, FieldPath>;
@@ -134,6 +143,7 @@ function checkMirrors(
       });
     }
     checkPercent(m, mp, out);
+    checkCompare(m, mp, out);
     const key = m.runtime_key ?? defaultRuntimeKey(scope, m);
     const first = walk.runtimeKeys.get(key);
     if (first) {

@@ -2,15 +2,27 @@
 // Input is a config that passed validation, so references are known to resolve.
 import { parseHostPort } from '../config/address.js';
 import { defaultRuntimeKey, routeKey, type MirrorScope } from '../config/runtime-keys.js';
-import { DURATION_RE, type ClusterConfig, type ConfigFile, type HeaderListConfig, type MirrorConfig, type RouteConfig } from '../config/schema.js';
+import {
+  DURATION_RE,
+  type ClusterConfig,
+  type CompareConfig,
+  type ConfigFile,
+  type HeaderListConfig,
+  type MirrorConfig,
+  type RouteConfig,
+} from '../config/schema.js';
 import { isIpLiteral } from '../config/address.js';
 import { MIRROR_HEADER_MUTATIONS, MIRROR_HOST_REWRITE, maxVersion } from './envoy-versions.js';
 import { fractionFromPercent, normalizeFraction } from './fraction.js';
 import { deepFreeze } from './freeze.js';
-import type { Cluster, EnvoyFeature, HeaderMutation, MirrorPolicy, Model, Route, RouteMatch, StringMatch } from './types.js';
+import type { Cluster, EnvoyFeature, HeaderMutation, MirrorPolicy, Model, ResponseCompare, Route, RouteMatch, StringMatch } from './types.js';
 
 /** Envoy's own default cluster connect timeout. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+
+/** compare's defaults: the header that most often reveals a changed response, and 64 KiB of body. */
+const DEFAULT_COMPARE_HEADERS: readonly string[] = ['content-type'];
+const DEFAULT_COMPARE_MAX_BODY_BYTES = 65_536;
 
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
 
@@ -23,6 +35,14 @@ function headerEntries(list: HeaderListConfig | undefined): Array<[string, strin
   if (!list) return [];
   if (Array.isArray(list)) return list.map((h) => [h.name.toLowerCase(), h.value]);
   return Object.entries(list).map(([k, v]) => [k.toLowerCase(), v]);
+}
+
+function buildCompare(c: CompareConfig): ResponseCompare {
+  return {
+    headers: [...(c.headers ?? DEFAULT_COMPARE_HEADERS)],
+    ignoreJsonPaths: [...(c.ignore_json_paths ?? [])],
+    maxBodyBytes: c.max_body_bytes ?? DEFAULT_COMPARE_MAX_BODY_BYTES,
+  };
 }
 
 class FeatureLog {
@@ -53,6 +73,7 @@ function buildMirror(m: MirrorConfig, scope: MirrorScope, where: string, feature
     hostRewrite: m.host_rewrite,
     headerMutations,
     traceSampled: m.trace_sampled,
+    compare: m.compare && buildCompare(m.compare),
     minEnvoyVersion: maxVersion(versions),
   };
 }

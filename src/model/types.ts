@@ -24,6 +24,16 @@ export interface EnvoyFeature {
   readonly where: string;
 }
 
+/** Comparing the mirror's response with the primary's (Envoy has no such feature; see translate/mirror-compare.ts). */
+export interface ResponseCompare {
+  /** Response headers compared, lower-case. */
+  readonly headers: readonly string[];
+  /** JSONPath subset: locations left out of a JSON body comparison. */
+  readonly ignoreJsonPaths: readonly string[];
+  /** Bodies up to this many bytes are compared; longer ones by SHA-256 of the whole body. */
+  readonly maxBodyBytes: number;
+}
+
 export interface MirrorPolicy {
   readonly target: MirrorTarget;
   readonly fraction: Fraction;
@@ -32,6 +42,8 @@ export interface MirrorPolicy {
   readonly hostRewrite: string | undefined;
   readonly headerMutations: readonly HeaderMutation[];
   readonly traceSampled: boolean | undefined;
+  /** undefined: the mirror's response is not compared (the default). */
+  readonly compare: ResponseCompare | undefined;
   /** The oldest Envoy that understands every field this policy needs; undefined: no version-gated field. */
   readonly minEnvoyVersion: string | undefined;
 }

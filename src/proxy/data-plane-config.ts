@@ -1,6 +1,7 @@
 // What the data path runs on: Envoy resources checked, cross-referenced and compiled into lookup
 // structures. Built once per accepted resource set and never changed; a request keeps the snapshot
 // it started with, so a new config applies to new requests only.
+import type { JsonPath } from '../json-path/json-path.js';
 import type { RouteMatcher } from './route-table.js';
 import type { VirtualHostIndex } from './virtual-host-match.js';
 
@@ -20,6 +21,15 @@ export type HeaderMutationSpec =
 
 export type MirrorTarget = { readonly kind: 'cluster'; readonly cluster: string } | { readonly kind: 'header'; readonly header: string };
 
+/** Comparing a copy's response with the primary's; read from the route's metadata (no Envoy field). */
+export interface CompareSpec {
+  /** Response headers compared, lower-case. */
+  readonly headers: readonly string[];
+  readonly ignoreJsonPaths: readonly JsonPath[];
+  /** Bodies up to this many bytes are kept and compared; longer ones by SHA-256 only. */
+  readonly maxBodyBytes: number;
+}
+
 export interface MirrorPolicySpec {
   readonly target: MirrorTarget;
   readonly fraction: FractionalPercent;
@@ -30,6 +40,8 @@ export interface MirrorPolicySpec {
   readonly headerMutations: readonly HeaderMutationSpec[];
   /** For metrics: the cluster, or `header:<name>` for a header-selected mirror. */
   readonly label: string;
+  /** undefined: the copy's response is drained and discarded. */
+  readonly compare: CompareSpec | undefined;
 }
 
 export type PrimaryTarget =

@@ -3,6 +3,7 @@
 //
 //   const plane = createDataPlane({ logger, registry });
 //   const result = await plane.apply(resources, runtime);   // { ok: false, error } is a NACK
+//   plane.comparisons();                                     // mirrors whose responses are compared
 //   ...
 //   await plane.close();
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -16,6 +17,7 @@ import { handleExchange } from './exchange.js';
 import { ListenerSet, listenerKey, type BoundListener } from './listener-set.js';
 import { sendLocalReply } from './local-reply.js';
 import { DataPlaneMetrics } from './metrics.js';
+import { MirrorComparisons, type ComparisonSummary } from './mirror-comparisons.js';
 import { MirrorDispatcher } from './mirror-dispatcher.js';
 import { parseResources, type XdsResourceSet } from './parse-resources.js';
 import { defaultLocalAddress } from './request-headers.js';
@@ -23,6 +25,7 @@ import { runtimeOverrides, type RuntimeOverrides, type RuntimeValues } from './r
 
 export { DataPlaneErrorCode, type ApplyError, type ApplyResult, type ResourceProblem } from './errors.js';
 export type { BoundListener } from './listener-set.js';
+export type { ComparisonSummary, Difference, MirrorDifferences } from './mirror-comparisons.js';
 export type { XdsResourceSet } from './parse-resources.js';
 export type { RuntimeValue, RuntimeValues } from './runtime-fraction.js';
 
@@ -31,6 +34,8 @@ export interface DataPlaneOptions {
   readonly mirrorCopyBufferBytes?: number;
   /** Unread request-body bytes all copies together may hold. Default 64 MiB. */
   readonly mirrorTotalBufferBytes?: number;
+  /** Response body bytes all unfinished comparisons together may hold (primary and copy). Default 16 MiB. */
+  readonly compareBufferBytes?: number;
   /** A header set on every copy, e.g. { name: 'x-shadowplane-mirror', value: '1' }. Off by default. */
   readonly mirrorMarkerHeader?: { readonly name: string; readonly value: string };
   /** What copies append to x-forwarded-for. Default: the first non-loopback IPv4 address, as Envoy. */
@@ -55,6 +60,8 @@ export interface DataPlane {
   setRuntime(runtime: RuntimeValues): void;
   /** The listeners being served, with their bound ports. */
   listeners(): BoundListener[];
+  /** Mirrors with a compare spec: results since start, and the last 100 mismatches, newest first. */
+  comparisons(): ComparisonSummary;
   /** Stops listening, lets requests in flight finish (up to drainTimeoutMs), and releases every upstream connection. */
   close(): Promise<void>;
 }
@@ -69,6 +76,7 @@ class BuiltinDataPlane implements DataPlane {
   private readonly primaries = new ClusterManager();
   private readonly mirrorClusters = new ClusterManager();
   private readonly mirrors: MirrorDispatcher;
+  private readonly compared: MirrorComparisons;
   private readonly listenerSet: ListenerSet;
   /** Applies run one at a time; a request on a listener that is still being added waits for it. */
   private applying: Promise<unknown> = Promise.resolve();
@@ -78,11 +86,14 @@ class BuiltinDataPlane implements DataPlane {
     const o = deps.options ?? {};
     this.metrics = new DataPlaneMetrics(deps.registry);
     const budget = new ByteBudget(o.mirrorTotalBufferBytes ?? 64 * MiB, (used) => this.metrics.mirrorBufferedBytes.set(used));
+    const compareBudget = new ByteBudget(o.compareBufferBytes ?? 16 * MiB, (used) => this.metrics.compareBufferedBytes.set(used));
+    this.compared = new MirrorComparisons(this.metrics, compareBudget, deps.logger);
     this.mirrors = new MirrorDispatcher(
       this.mirrorClusters,
       this.metrics,
       budget,
       { copyBufferBytes: o.mirrorCopyBufferBytes ?? MiB, localAddress: o.localAddress ?? defaultLocalAddress(), marker: o.mirrorMarkerHeader },
+      this.compared,
       deps.logger,
     );
     this.listenerSet = new ListenerSet((key, req, res) => this.onRequest(key, req, res), deps.logger, o.drainTimeoutMs ?? 5000);
@@ -125,6 +136,10 @@ class BuiltinDataPlane implements DataPlane {
 
   listeners(): BoundListener[] {
     return this.listenerSet.bound();
+  }
+
+  comparisons(): ComparisonSummary {
+    return this.compared.summary();
   }
 
   private onRequest(key: string, req: IncomingMessage, res: ServerResponse): void {

@@ -14,6 +14,7 @@ import { HeaderList } from './header-list.js';
 import { sendLocalReply, type LocalReplyReason } from './local-reply.js';
 import { statusClass, type DataPlaneMetrics } from './metrics.js';
 import type { MirrorDispatcher } from './mirror-dispatcher.js';
+import { ResponseTap } from './response-capture.js';
 import { finalizeRouteHeaders, sanitizeDownstreamHeaders } from './request-headers.js';
 import { firstMatchingRoute } from './route-table.js';
 import type { RuntimeOverrides } from './runtime-fraction.js';
@@ -145,6 +146,8 @@ class PrimaryExchange {
   private upstreamDone = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private tee: BodyTee | null = null;
+  /** The upstream response, for copies that compare theirs with it. */
+  private readonly response = new ResponseTap();
   /** Set when the data path has answered or given up, so late upstream events are ignored. */
   private settled = false;
   /** Set when the downstream response is closed. */
@@ -182,7 +185,10 @@ class PrimaryExchange {
         }
         this.res.writeHead(upstream.statusCode, responseHeaders(upstream.headers, performance.now() - upstreamStart));
         this.ctx.metrics.primaryResponses.inc({ ...this.route.labels, cluster: this.cluster.spec.name, status_class: statusClass(upstream.statusCode) });
-        await relay(upstream.body, this.res);
+        const relayed = relay(upstream.body, this.res);
+        // After relay's pipe: the client is written to before a comparison copies the chunk.
+        this.response.follow(upstream.statusCode, upstream.headers, upstream.body);
+        await relayed;
         this.upstreamDone = true;
       })
       .catch((err: unknown) => {
@@ -197,7 +203,16 @@ class PrimaryExchange {
     setImmediate(() => {
       if (this.ended) return;
       try {
-        this.ctx.mirrors.dispatch({ route: this.route, method, path, headers, random, runtime: this.ctx.runtime, body: this.tee });
+        this.ctx.mirrors.dispatch({
+          route: this.route,
+          method,
+          path,
+          headers,
+          random,
+          runtime: this.ctx.runtime,
+          body: this.tee,
+          primaryResponse: this.response,
+        });
       } catch (err) {
         // Copies are best effort: a fault in making one must not touch the primary.
         this.ctx.logger.error({ err }, 'mirror dispatch failed');
@@ -231,6 +246,7 @@ class PrimaryExchange {
     for (const t of this.timers) clearTimeout(t);
     if (!this.upstreamDone) this.controller.abort(GAVE_UP);
     this.tee?.abandon();
+    this.response.close();
     this.cluster.limit.release();
     this.ctx.metrics.primaryDuration.observe(this.route.labels, (performance.now() - this.started) / 1000);
   }

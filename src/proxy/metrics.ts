@@ -48,6 +48,8 @@ export class DataPlaneMetrics {
   readonly mirrorDuration: Histogram<'cluster'>;
   readonly mirrorInFlight: Gauge<'cluster'>;
   readonly mirrorBufferedBytes: Gauge;
+  readonly mirrorCompare: Counter<MirrorClusterLabel | 'result'>;
+  readonly compareBufferedBytes: Gauge;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -137,6 +139,17 @@ export class DataPlaneMetrics {
     this.mirrorBufferedBytes = new Gauge({
       name: 'shadowplane_mirror_buffered_bytes',
       help: 'Request body bytes held for copies that their mirrors have not read yet',
+      registers,
+    });
+    this.mirrorCompare = new Counter({
+      name: 'shadowplane_mirror_compare_total',
+      help: 'Sampled copies of mirrors with a compare spec, by result (match, mismatch, incomplete)',
+      labelNames: [...mirrorCluster, 'result'],
+      registers,
+    });
+    this.compareBufferedBytes = new Gauge({
+      name: 'shadowplane_mirror_compare_buffered_bytes',
+      help: 'Response body bytes held for comparisons that have not finished',
       registers,
     });
   }

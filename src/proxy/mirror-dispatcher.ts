@@ -1,7 +1,8 @@
 // Mirroring as Envoy's router does it: for each effective RequestMirrorPolicy, sample with the
 // request's one random value, resolve the cluster (a cluster_header's first value), then send a
 // copy with the shadow's headers and a tee of the body. Copies are fire-and-forget: their responses
-// are drained and discarded, and nothing about them reaches the primary exchange.
+// are drained and discarded (captured first for a policy that compares them; see
+// mirror-comparisons.ts), and nothing about them reaches the primary exchange.
 // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto#config-route-v3-routeaction-requestmirrorpolicy
 import { performance } from 'node:perf_hooks';
 import { finished } from 'node:stream/promises';
@@ -12,6 +13,8 @@ import { upstreamRequestOptions, type ClusterManager, type UpstreamCluster } fro
 import type { MirrorPolicySpec, RouteLabels, RouteSpec } from './data-plane-config.js';
 import type { HeaderList } from './header-list.js';
 import { statusClass, type DataPlaneMetrics, type MirrorDropReason } from './metrics.js';
+import type { MirrorComparisons } from './mirror-comparisons.js';
+import type { ResponseTap } from './response-capture.js';
 import { shadowHeaders, type ShadowHeaderOptions } from './request-headers.js';
 import { effectiveFraction, fractionEnabled, type RuntimeOverrides } from './runtime-fraction.js';
 import { ConnectBackoff } from './connect-backoff.js';
@@ -28,6 +31,8 @@ export interface MirrorRequest {
   readonly runtime: RuntimeOverrides;
   /** null for a request without a body. */
   readonly body: BodyTee | null;
+  /** The primary's response, for copies whose policy compares responses. */
+  readonly primaryResponse: ResponseTap;
 }
 
 type MirrorLabels = RouteLabels & { readonly mirror: string };
@@ -50,6 +55,7 @@ export class MirrorDispatcher {
     private readonly metrics: DataPlaneMetrics,
     private readonly budget: ByteBudget,
     private readonly options: MirrorDispatcherOptions,
+    private readonly comparisons: MirrorComparisons,
     private readonly logger: Logger,
   ) {}
 
@@ -78,16 +84,20 @@ export class MirrorDispatcher {
     if (!fractionEnabled(effectiveFraction(req.runtime, policy.runtimeKey, policy.fraction), req.random)) return;
     this.metrics.mirrorSampled.inc(labels);
     const drop = (reason: MirrorDropReason, cluster = ''): void => this.metrics.mirrorDropped.inc({ ...labels, cluster, reason });
+    const notSent = (reason: MirrorDropReason, cluster = ''): void => {
+      drop(reason, cluster);
+      if (policy.compare) this.comparisons.notSent({ ...labels, cluster });
+    };
 
     const name = policy.target.kind === 'cluster' ? policy.target.cluster : req.headers.first(policy.target.header);
-    if (!name) return drop('no_cluster_header');
+    if (!name) return notSent('no_cluster_header');
     const cluster = this.clusters.get(name);
-    if (!cluster) return drop('unknown_cluster');
+    if (!cluster) return notSent('unknown_cluster');
     const picked = cluster.pick();
-    if (!picked) return drop('no_healthy_upstream', name);
+    if (!picked) return notSent('no_healthy_upstream', name);
     const backoff = this.backoffOf(name);
-    if (backoff.blocked(performance.now())) return drop('mirror_unreachable', name);
-    if (!cluster.limit.tryAcquire()) return drop('overflow', name);
+    if (backoff.blocked(performance.now())) return notSent('mirror_unreachable', name);
+    if (!cluster.limit.tryAcquire()) return notSent('overflow', name);
     this.send(req, policy, cluster, picked.pool, labels, (reason) => drop(reason, name), backoff);
   }
 
@@ -130,6 +140,8 @@ export class MirrorDispatcher {
     if (!body) cutOff(routeTimeout);
     else body.once('end', () => cutOff(routeTimeout));
 
+    // A copy dropped or cut off from here on fails its capture: the comparison is incomplete.
+    const capture = policy.compare ? this.comparisons.start(clusterLabels, policy.compare, req.primaryResponse) : null;
     this.inFlight.add(controller);
     this.metrics.mirrorInFlight.inc({ cluster: name });
     this.metrics.mirrorSent.inc(clusterLabels);
@@ -147,7 +159,12 @@ export class MirrorDispatcher {
       .then(async (res) => {
         backoff.succeeded();
         this.metrics.mirrorResponses.inc({ ...clusterLabels, status_class: statusClass(res.statusCode) });
+        if (capture) {
+          capture.begin(res.statusCode, res.headers);
+          res.body.on('data', (chunk: Buffer) => capture.add(chunk));
+        }
         await finished(res.body.resume());
+        capture?.end();
         this.metrics.mirrorDuration.observe({ cluster: name }, (performance.now() - started) / 1000);
       })
       .catch((err: unknown) => {
@@ -162,6 +179,7 @@ export class MirrorDispatcher {
       })
       .finally(() => {
         for (const t of timers) clearTimeout(t);
+        capture?.fail();
         body?.destroy();
         this.inFlight.delete(controller);
         this.metrics.mirrorInFlight.dec({ cluster: name });

@@ -11,6 +11,7 @@ import type {
   RouteSpec,
   VirtualHostSpec,
 } from './data-plane-config.js';
+import { parseMirrorCompare, withCompareSpecs } from './parse-mirror-compare.js';
 import type { JsonFields } from './resource-reader.js';
 import { anchoredRegex, RouteMatcher, type HeaderRule, type PathRule, type ValueRule } from './route-table.js';
 import { VirtualHostIndex } from './virtual-host-match.js';
@@ -151,6 +152,7 @@ function mirrorPolicy(p: JsonFields): MirrorPolicySpec | undefined {
     hostRewrite,
     headerMutations: mutations as HeaderMutationSpec[],
     label: which === 'cluster' ? name : `header:${name.toLowerCase()}`,
+    compare: undefined, // from the route's metadata, once the effective list is known
   };
 }
 
@@ -196,6 +198,8 @@ function route(r: JsonFields, inherited: Inherited): RouteSpec | undefined {
   const m = r.object('match', true);
   const matcher = m && routeMatcher(m);
   const action = r.object('route', true);
+  const metadata = r.object('metadata');
+  const compare = metadata && parseMirrorCompare(metadata);
   let spec: RouteSpec | undefined;
   if (action) {
     const target = primaryTarget(action);
@@ -204,14 +208,16 @@ function route(r: JsonFields, inherited: Inherited): RouteSpec | undefined {
     const hostRewrite = action.string('host_rewrite_literal') || undefined;
     const own = mirrorPolicies(action);
     action.finish();
-    if (matcher && target && own) {
+    const effective = own && (own.length > 0 ? own : inherited.mirrors);
+    const policies = effective && (compare ? withCompareSpecs(effective, compare) : effective);
+    if (matcher && target && policies && compare !== null) {
       spec = {
         matcher,
         target,
         timeoutMs,
         prefixRewrite,
         hostRewrite,
-        mirrorPolicies: own.length > 0 ? own : inherited.mirrors,
+        mirrorPolicies: policies,
         labels: { route_config: inherited.routeConfig, virtual_host: inherited.virtualHost, route: name },
       };
     }

@@ -147,6 +147,14 @@ export class JsonFields {
     });
   }
 
+  /** Every key of this object, as in a proto map or a Struct, each value opened as an object. */
+  entries(): Array<{ readonly key: string; readonly fields: JsonFields }> {
+    return Object.keys(this.obj).flatMap((key) => {
+      const fields = this.object(key);
+      return fields ? [{ key, fields }] : [];
+    });
+  }
+
   /** Fields that are accepted and have no effect on this data path (stat names, tracing). */
   accept(...keys: string[]): void {
     for (const k of keys) this.consumed.add(k);

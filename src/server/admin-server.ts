@@ -1,5 +1,6 @@
 // The admin HTTP endpoint (loopback by default): health, readiness, per-proxy status, what a node is
-// served, Prometheus metrics, and replacing the config behind a bearer token.
+// served, Prometheus metrics, replacing the config behind a bearer token, and with the built-in data
+// plane in this process, its mirror response comparisons.
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { formatProblem } from '../config/problems.js';
 import type { NodeInfo } from '../envoy-api/discovery-codec.js';
+import type { ComparisonSummary } from '../proxy/data-plane.js';
 import { TYPE_SHORT_NAMES, type ServedTypeUrl } from '../xds/snapshot.js';
 import type { ControlPlane } from './control-plane.js';
 
@@ -18,6 +20,8 @@ export interface AdminOptions {
   readonly token: string | undefined;
   /** Larger bodies are refused rather than buffered. */
   readonly maxConfigBytes?: number;
+  /** The built-in data plane's comparisons, when it runs in this process; otherwise GET /mirror_diffs is 404. */
+  readonly comparisons?: () => ComparisonSummary;
 }
 
 function send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
@@ -104,6 +108,9 @@ export class AdminServer {
       }
       case 'GET /metrics':
         return send(res, 200, await this.o.registry.metrics(), this.o.registry.contentType);
+      case 'GET /mirror_diffs':
+        if (!this.o.comparisons) return send(res, 404, { error: 'no built-in data plane runs here (serve --data-plane builtin)' });
+        return send(res, 200, this.o.comparisons());
       case 'PUT /config': {
         if (this.o.token === undefined) return send(res, 403, { error: 'PUT /config is disabled: start serve with --admin-token-file or SHADOWPLANE_ADMIN_TOKEN' });
         if (!tokenMatches(req.headers.authorization, this.o.token)) return send(res, 401, { error: 'missing or wrong bearer token' });

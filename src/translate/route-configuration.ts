@@ -3,6 +3,7 @@ import type { JsonObject, TypedJson } from '../envoy-api/proto-json.js';
 import { TypeUrl } from '../envoy-api/type-urls.js';
 import type { HeaderMatch, Listener, MirrorPolicy, Route, RouteMatch, VirtualHost } from '../model/types.js';
 import { msToDuration } from './durations.js';
+import { mirrorCompareMetadata } from './mirror-compare.js';
 import { mirrorVariants, needsAllowlistVariants, requestMirrorPolicy } from './mirror-policy.js';
 
 function headerMatcher(h: HeaderMatch): JsonObject {
@@ -38,14 +39,19 @@ function routeAction(r: Route, policies: readonly MirrorPolicy[]): JsonObject {
   return out;
 }
 
-/** A route, expanded into allowlist variants when its effective mirrors need them. */
-function routes(r: Route, inherited: readonly MirrorPolicy[] | null): JsonObject[] {
-  const own = r.mirrors.length > 0 ? r.mirrors : (inherited ?? []);
-  return mirrorVariants(own).map((v) => ({
-    name: r.name + v.nameSuffix,
-    match: routeMatch(r.match, v.headerConditions),
-    route: routeAction(r, v.policies),
-  }));
+/**
+ * A route, expanded into allowlist variants when its effective mirrors need them. `inherited` is the
+ * list it inherits (virtual host's, else listener's); `pushDown` when that list is emitted here.
+ */
+function routes(r: Route, inherited: readonly MirrorPolicy[], pushDown: boolean): JsonObject[] {
+  const own = r.mirrors.length > 0 ? r.mirrors : pushDown ? inherited : [];
+  return mirrorVariants(own).map((v) => {
+    const out: JsonObject = { name: r.name + v.nameSuffix, match: routeMatch(r.match, v.headerConditions), route: routeAction(r, v.policies) };
+    // The policies in effect on this route, wherever they are emitted.
+    const metadata = mirrorCompareMetadata(own.length > 0 ? v.policies : inherited);
+    if (metadata) out.metadata = metadata;
+    return out;
+  });
 }
 
 /**
@@ -56,8 +62,8 @@ function routes(r: Route, inherited: readonly MirrorPolicy[] | null): JsonObject
 function virtualHost(v: VirtualHost, listenerMirrors: readonly MirrorPolicy[]): JsonObject {
   const ownList = v.mirrors.length > 0 ? v.mirrors : null;
   const inheritedList = ownList ?? listenerMirrors;
-  const pushDown = needsAllowlistVariants(inheritedList) ? inheritedList : null;
-  const out: JsonObject = { name: v.name, domains: [...v.domains], routes: v.routes.flatMap((r) => routes(r, pushDown)) };
+  const pushDown = needsAllowlistVariants(inheritedList);
+  const out: JsonObject = { name: v.name, domains: [...v.domains], routes: v.routes.flatMap((r) => routes(r, inheritedList, pushDown)) };
   if (ownList && !pushDown) out.request_mirror_policies = ownList.map(requestMirrorPolicy);
   return out;
 }

@@ -13,7 +13,10 @@ export interface TestControlPlane extends RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startControlPlane(configText: string, o: { xdsPort?: number; dir?: string; token?: string } = {}): Promise<TestControlPlane> {
+export async function startControlPlane(
+  configText: string,
+  o: { xdsPort?: number; dir?: string; token?: string; dataPlane?: 'builtin' } = {},
+): Promise<TestControlPlane> {
   const dir = o.dir ?? (await mkdtemp(path.join(tmpdir(), 'shadowplane-cp-')));
   const configFile = path.join(dir, 'shadowplane.yaml');
   await writeFile(configFile, configText);
@@ -24,7 +27,13 @@ export async function startControlPlane(configText: string, o: { xdsPort?: numbe
   }
   const logger = pino({ level: process.env.SHADOWPLANE_TEST_LOG ?? 'silent' });
   const server = await startServer(
-    { config: configFile, xds: `127.0.0.1:${o.xdsPort ?? 0}`, admin: '127.0.0.1:0', ...(tokenFile ? { adminTokenFile: tokenFile } : {}) },
+    {
+      config: configFile,
+      xds: `127.0.0.1:${o.xdsPort ?? 0}`,
+      admin: '127.0.0.1:0',
+      ...(tokenFile ? { adminTokenFile: tokenFile } : {}),
+      ...(o.dataPlane ? { dataPlane: o.dataPlane } : {}),
+    },
     logger,
   );
   if (!server) throw new Error('test config was rejected');

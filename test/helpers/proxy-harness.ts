@@ -30,11 +30,20 @@ export interface Received {
 /** How a backend answers: at once, after a delay, never (holds the connection), or by resetting it. */
 export type Behaviour = { readonly kind: 'answer' } | { readonly kind: 'delay'; readonly ms: number } | { readonly kind: 'hang' } | { readonly kind: 'reset' };
 
+/** What a backend answers with; unset fields keep the default 200, text/plain, `<name>\n`. */
+export interface Reply {
+  readonly status?: number;
+  readonly headers?: Record<string, string>;
+  readonly body?: string | Buffer;
+}
+
 export interface Backend {
   readonly name: string;
   readonly port: number;
   readonly received: Received[];
   behaviour: Behaviour;
+  /** How to answer each request (when the behaviour answers at all); unset: the default reply. */
+  reply: ((r: Received) => Reply) | undefined;
   /** Requests whose headers arrived (even if the body never completes or no answer is sent). */
   started: number;
   /** Received requests that carry `x-test-tag: tag`. */
@@ -56,7 +65,8 @@ export async function startBackend(name: string, behaviour: Behaviour = { kind: 
     req.on('end', () => {
       const rawHeaders: Array<[string, string]> = [];
       for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) rawHeaders.push([req.rawHeaders[i]!.toLowerCase(), req.rawHeaders[i + 1]!]);
-      log.record({ method: req.method ?? '', path: req.url ?? '', host: req.headers.host ?? '', headers: req.headers, rawHeaders, bodyLength, bodySha256: hash.digest('hex') });
+      const received: Received = { method: req.method ?? '', path: req.url ?? '', host: req.headers.host ?? '', headers: req.headers, rawHeaders, bodyLength, bodySha256: hash.digest('hex') };
+      log.record(received);
       const b = backend.behaviour;
       if (b.kind === 'hang') return;
       if (b.kind === 'reset') {
@@ -64,8 +74,9 @@ export async function startBackend(name: string, behaviour: Behaviour = { kind: 
         return;
       }
       const answer = (): void => {
-        res.writeHead(200, { 'content-type': 'text/plain', 'x-backend': name });
-        res.end(`${name}\n`);
+        const r = backend.reply?.(received) ?? {};
+        res.writeHead(r.status ?? 200, { 'content-type': 'text/plain', 'x-backend': name, ...r.headers });
+        res.end(r.body ?? `${name}\n`);
       };
       if (b.kind === 'delay') setTimeout(answer, b.ms);
       else answer();
@@ -77,6 +88,7 @@ export async function startBackend(name: string, behaviour: Behaviour = { kind: 
     port,
     received: log.received,
     behaviour,
+    reply: undefined,
     started: 0,
     tagged: (tag) => log.received.filter((r) => r.headers['x-test-tag'] === tag),
     waitFor: log.waitFor,
