@@ -45,7 +45,8 @@ async function adminToken(file: string | undefined): Promise<string | undefined>
 }
 
 /** Starts the control plane; resolves once it serves, or undefined when the config is invalid. */
-export async function startServer(o: ServeOptions, logger: Logger): Promise<RunningServer | undefined> {
+/** `dataPlaneLogger` gives the built-in data plane a logger of its own (the sandbox prefixes it apart). */
+export async function startServer(o: ServeOptions, logger: Logger, dataPlaneLogger = logger.child({ component: 'data-plane' })): Promise<RunningServer | undefined> {
   if (o.config === undefined) throw new UsageError('serve needs --config FILE');
   if (o.dataPlane !== undefined && o.dataPlane !== 'builtin' && o.dataPlane !== 'none') throw new UsageError(`--data-plane must be builtin or none, not "${o.dataPlane}"`);
   const xds = address(o.xds ?? '127.0.0.1:18000', '--xds');
@@ -56,7 +57,7 @@ export async function startServer(o: ServeOptions, logger: Logger): Promise<Runn
   const xdsTarget = xds.host.includes(':') ? `[${xds.host}]:${xds.port}` : `${xds.host}:${xds.port}`;
   if (!(await controlPlane.start({ xds: xdsTarget, watch: o.watch ?? true }))) return undefined;
   // Created before the admin, which serves its comparisons; it binds nothing until fed a config.
-  const plane = o.dataPlane === 'builtin' ? createDataPlane({ logger: logger.child({ component: 'data-plane' }), registry }) : undefined;
+  const plane = o.dataPlane === 'builtin' ? createDataPlane({ logger: dataPlaneLogger, registry }) : undefined;
   const admin = new AdminServer({
     controlPlane,
     registry,
@@ -69,7 +70,7 @@ export async function startServer(o: ServeOptions, logger: Logger): Promise<Runn
   const closers: Array<() => Promise<void> | void> = [];
   if (plane) {
     const node = { id: o.nodeId ?? 'builtin', cluster: o.nodeCluster ?? DEFAULT_NODE_CLUSTER, envoyVersion: undefined, userAgent: 'shadowplane' };
-    const stop = await feedBuiltinDataPlane(controlPlane.cache, plane, node, logger.child({ component: 'data-plane' }));
+    const stop = await feedBuiltinDataPlane(controlPlane.cache, plane, node, dataPlaneLogger);
     closers.push(stop, () => plane.close());
   }
   return {

@@ -7,10 +7,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { Registry } from 'prom-client';
 import { startServer, type RunningServer } from '../cli/serve.js';
-import { createDataPlane, type DataPlane } from '../proxy/data-plane.js';
-import { feedBuiltinDataPlane } from '../server/builtin-data-plane.js';
 import { startDemoBackend, displayName, type DemoBackend } from './demo-backend.js';
 import { PrefixedLog } from './log-stream.js';
 
@@ -93,7 +90,13 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
   };
   try {
     const logger = pino({ level: 'info' }, log.pinoDestination('shadowplane'));
-    const server: RunningServer | undefined = await startServer({ config: o.config, xds: SANDBOX_XDS, admin: SANDBOX_ADMIN }, logger);
+    const frontLogger = pino({ level: 'info' }, log.pinoDestination('front-proxy'));
+    // Without --envoy the front proxy is the built-in data plane inside the control plane, as node sandbox-front.
+    const server: RunningServer | undefined = await startServer(
+      { config: o.config, xds: SANDBOX_XDS, admin: SANDBOX_ADMIN, ...(envoyBin ? {} : { dataPlane: 'builtin', nodeId: SANDBOX_NODE.id, nodeCluster: SANDBOX_NODE.cluster }) },
+      logger,
+      frontLogger,
+    );
     if (!server) throw new Error(`${o.config} is not a valid config (see above)`);
     cleanups.push(() => server.close());
     const model = server.controlPlane.model!;
@@ -123,11 +126,6 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
       );
       await waitForEnvoy(child, 9901);
       log.line('front-proxy', `Envoy ${envoyBin} is serving, configured over ADS from ${SANDBOX_XDS}`);
-    } else {
-      const plane: DataPlane = createDataPlane({ logger: pino({ level: 'info' }, log.pinoDestination('front-proxy')), registry: new Registry() });
-      cleanups.push(() => plane.close());
-      const stop = await feedBuiltinDataPlane(server.controlPlane.cache, plane, { ...SANDBOX_NODE, envoyVersion: undefined, userAgent: 'shadowplane' }, logger);
-      cleanups.push(stop);
     }
     o.write(walkthrough(frontPort, envoyBin ? 'real Envoy' : 'built-in TypeScript engine'));
     return { frontPort, close };
