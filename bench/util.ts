@@ -1,4 +1,3 @@
-import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -6,13 +5,7 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
+export { freePort } from '../test/helpers/ports.js';
 
 /** Polls `check` every `everyMs` until true; throws after `ms`. */
 export async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms: number, everyMs = 5): Promise<void> {

@@ -8,7 +8,7 @@ import { encodeDeltaDiscoveryResponse } from '../envoy-api/discovery-codec.js';
 import type { EncodedResource } from './encoded-resource.js';
 import { TypeUrl } from '../envoy-api/type-urls.js';
 import { NAMED_TYPES, PUSH_ORDER, type ServedTypeUrl } from './snapshot.js';
-import { isServedType, recordAck, recordNack, recordSend, type StreamContext } from './stream-context.js';
+import { isRoutingType, isServedType, recordAck, recordNack, recordSend, unblockedBy, type StreamContext } from './stream-context.js';
 
 interface TypeState {
   wildcard: boolean;
@@ -59,7 +59,7 @@ export class DeltaStream {
         recordAck(this.ctx, typeUrl, st.sentTypeVersion ?? '', st.sentConfigVersion);
       }
       st.inFlight = undefined;
-      if (!req.errorDetail) this.afterAck(typeUrl);
+      if (!req.errorDetail) for (const t of unblockedBy(typeUrl)) this.push(t);
     }
     for (const n of req.subscribe) {
       if (n === '*') st.wildcard = true;
@@ -71,14 +71,6 @@ export class DeltaStream {
       st.known.delete(n);
     }
     this.push(typeUrl);
-  }
-
-  private afterAck(typeUrl: ServedTypeUrl): void {
-    if (typeUrl === TypeUrl.Listener || typeUrl === TypeUrl.RouteConfiguration) this.push(TypeUrl.Cluster);
-    else if (typeUrl === TypeUrl.Cluster || typeUrl === TypeUrl.ClusterLoadAssignment) {
-      this.push(TypeUrl.Listener);
-      this.push(TypeUrl.RouteConfiguration);
-    }
   }
 
   /** The proxy has acknowledged this type at its current version (or never asked for it). */
@@ -106,7 +98,7 @@ export class DeltaStream {
     const snapshot = this.ctx.cache.snapshotFor(this.ctx.record.node);
     const ts = snapshot?.types.get(typeUrl);
     if (!st || !snapshot || !ts) return;
-    if ((typeUrl === TypeUrl.Listener || typeUrl === TypeUrl.RouteConfiguration) && !this.clustersCaughtUp()) return;
+    if (isRoutingType(typeUrl) && !this.clustersCaughtUp()) return;
     const wanted = (name: string): boolean => st.wildcard || st.names.has(name);
     const changed: EncodedResource[] = [];
     for (const r of ts.resources.values()) {

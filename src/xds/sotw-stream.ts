@@ -10,7 +10,7 @@ import { encodeDiscoveryResponse } from '../envoy-api/discovery-codec.js';
 import type { EncodedResource } from './encoded-resource.js';
 import { TypeUrl } from '../envoy-api/type-urls.js';
 import { NAMED_TYPES, PUSH_ORDER, type ServedTypeUrl } from './snapshot.js';
-import { isServedType, recordAck, recordNack, recordSend, type StreamContext } from './stream-context.js';
+import { isRoutingType, isServedType, recordAck, recordNack, recordSend, unblockedBy, type StreamContext } from './stream-context.js';
 
 interface TypeState {
   wildcard: boolean;
@@ -57,11 +57,7 @@ export class SotwStream {
       } else {
         st.ackedKey = st.sentKey;
         recordAck(this.ctx, typeUrl, req.versionInfo, st.sentConfigVersion);
-        if (typeUrl === TypeUrl.Listener || typeUrl === TypeUrl.RouteConfiguration) this.push(TypeUrl.Cluster);
-        else if (typeUrl === TypeUrl.Cluster || typeUrl === TypeUrl.ClusterLoadAssignment) {
-          this.push(TypeUrl.Listener);
-          this.push(TypeUrl.RouteConfiguration);
-        }
+        for (const t of unblockedBy(typeUrl)) this.push(t);
       }
     }
     const names = req.resourceNames.filter((n) => n !== '*');
@@ -161,7 +157,7 @@ export class SotwStream {
     const snapshot = this.ctx.cache.snapshotFor(this.ctx.record.node);
     const ts = snapshot?.types.get(typeUrl);
     if (!st || !snapshot || !ts) return;
-    if ((typeUrl === TypeUrl.Listener || typeUrl === TypeUrl.RouteConfiguration) && !this.clustersCaughtUp()) return;
+    if (isRoutingType(typeUrl) && !this.clustersCaughtUp()) return;
     const resources = this.resourcesFor(typeUrl, st, ts.resources);
     const retained = [...resources.keys()].filter((n) => !ts.resources.has(n));
     // Retained clusters make a distinct response (and version) until they are dropped.
