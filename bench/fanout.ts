@@ -10,6 +10,7 @@ import { TypeUrl } from '../src/envoy-api/type-urls.js';
 import { formatDocument } from '../src/cli/output.js';
 import { adsBootstrap } from '../src/translate/bootstrap.js';
 import { AdsClient } from '../src/xds-client/ads-client.js';
+import { edsNames, rdsNames } from '../src/xds-client/envoy-like-subscriber.js';
 import { DeltaClient } from './delta-client.js';
 import { generateConfig } from './gen-config.js';
 import { cpuSeconds, rssMiB } from './proc-stats.js';
@@ -39,17 +40,17 @@ class SimProxy {
 
   constructor(target: string, id: string, mode: 'sotw' | 'delta') {
     const node = { id, cluster: 'bench' };
-    const edsNames = (values: Array<{ typeUrl: string; value: Uint8Array }>): string[] =>
-      values.map((v) => decodeTyped(v.typeUrl, v.value)).filter((c) => c.type === 'EDS').map((c) => String(c.name));
-    const rdsNames = (values: Array<{ typeUrl: string; value: Uint8Array }>): string[] =>
-      values.map((v) => String(JSON.stringify(decodeTyped(v.typeUrl, v.value)).match(/"route_config_name":"([^"]+)"/)?.[1]));
+    // Which endpoints and routes to ask for, read from clusters and listeners the way the data path's subscriber does.
+    const decode = (values: ReadonlyArray<{ typeUrl: string; value: Uint8Array }>) => values.map((v) => decodeTyped(v.typeUrl, v.value));
+    const eds = (values: ReadonlyArray<{ typeUrl: string; value: Uint8Array }>): string[] => edsNames(decode(values));
+    const rds = (values: ReadonlyArray<{ typeUrl: string; value: Uint8Array }>): string[] => rdsNames(decode(values));
     if (mode === 'sotw') {
       const c: AdsClient = new AdsClient({
         target,
         node,
         onResponse: (r) => {
-          if (r.typeUrl === TypeUrl.Cluster) queueMicrotask(() => c.subscribe(TypeUrl.ClusterLoadAssignment, edsNames([...r.resources])));
-          if (r.typeUrl === TypeUrl.Listener) queueMicrotask(() => c.subscribe(TypeUrl.RouteConfiguration, rdsNames([...r.resources])));
+          if (r.typeUrl === TypeUrl.Cluster) queueMicrotask(() => c.subscribe(TypeUrl.ClusterLoadAssignment, eds(r.resources)));
+          if (r.typeUrl === TypeUrl.Listener) queueMicrotask(() => c.subscribe(TypeUrl.RouteConfiguration, rds(r.resources)));
           if (r.typeUrl === TypeUrl.ClusterLoadAssignment) this.lastEdsAt = performance.now();
           return undefined;
         },
@@ -61,8 +62,8 @@ class SimProxy {
       this.close = () => c.close();
     } else {
       const c: DeltaClient = new DeltaClient(target, node, (r) => {
-        if (r.typeUrl === TypeUrl.Cluster) c.subscribe(TypeUrl.ClusterLoadAssignment, edsNames(r.resources.map((x) => ({ typeUrl: x.typeUrl, value: x.value }))));
-        if (r.typeUrl === TypeUrl.Listener) c.subscribe(TypeUrl.RouteConfiguration, rdsNames(r.resources.map((x) => ({ typeUrl: x.typeUrl, value: x.value }))));
+        if (r.typeUrl === TypeUrl.Cluster) c.subscribe(TypeUrl.ClusterLoadAssignment, eds(r.resources));
+        if (r.typeUrl === TypeUrl.Listener) c.subscribe(TypeUrl.RouteConfiguration, rds(r.resources));
         if (r.typeUrl === TypeUrl.ClusterLoadAssignment) this.lastEdsAt = performance.now();
       });
       c.start();

@@ -42,11 +42,11 @@ const KEY: Record<string, keyof Omit<ResourceSet, 'runtime'> | 'runtime'> = {
   [TypeUrl.Runtime]: 'runtime',
 };
 
-function edsNames(clusters: readonly TypedJson[]): string[] {
+export function edsNames(clusters: readonly TypedJson[]): string[] {
   return clusters.filter((c) => c.type === 'EDS').map((c) => String(c.name)).sort();
 }
 
-function rdsNames(listeners: readonly TypedJson[]): string[] {
+export function rdsNames(listeners: readonly TypedJson[]): string[] {
   const names = new Set<string>();
   const walk = (v: unknown): void => {
     if (Array.isArray(v)) v.forEach(walk);
