@@ -9,7 +9,7 @@ import type { ComparisonSummary, Difference, MirrorDifferences } from '../src/pr
 import { parseResources } from '../src/proxy/parse-resources.js';
 import { startControlPlane, type TestControlPlane } from './helpers/control-plane.js';
 import { freePort } from './helpers/ports.js';
-import { closeAll, compileYaml, send, sleep, startBackend, startFrontPlane, type Backend, type FrontPlane, type Reply } from './helpers/proxy-harness.js';
+import { closeAll, compileYaml, send, sleep, startBackend, startFrontPlane, type Backend, type FrontPlane, type Received, type Reply } from './helpers/proxy-harness.js';
 
 const json = (body: unknown, headers: Record<string, string> = {}): Reply => ({
   headers: { 'content-type': 'application/json', ...headers },
@@ -39,6 +39,16 @@ const REPLIES: Record<string, { primary: Reply; mirror: Reply }> = {
 
 const ROUTE = { route_config: 'front', virtual_host: 'all' };
 
+/** httpbin's /headers: every request header echoed, names title-cased, repeats joined with ",". */
+function echoHeaders(r: Received, extra: Record<string, unknown> = {}): Reply {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of r.rawHeaders) {
+    const title = name.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+    headers[title] = headers[title] === undefined ? value : `${headers[title]},${value}`;
+  }
+  return json({ headers, ...extra });
+}
+
 describe('mirror response comparison', () => {
   let primary: Backend;
   let mirror: Backend;
@@ -51,8 +61,10 @@ describe('mirror response comparison', () => {
     mirror = await startBackend('mirror');
     slowMirror = await startBackend('slow-mirror', { kind: 'delay', ms: 1000 });
     silentMirror = await startBackend('silent-mirror', { kind: 'hang' });
-    primary.reply = (r) => REPLIES[r.path]?.primary ?? SAME;
-    for (const m of [mirror, slowMirror, silentMirror]) m.reply = (r) => REPLIES[r.path]?.mirror ?? SAME;
+    primary.reply = (r) => (r.path.startsWith('/echo') ? echoHeaders(r) : (REPLIES[r.path]?.primary ?? SAME));
+    for (const m of [mirror, slowMirror, silentMirror]) {
+      m.reply = (r) => (r.path.startsWith('/echo') ? echoHeaders(r, r.path === '/echo-differs' ? { version: 2 } : {}) : (REPLIES[r.path]?.mirror ?? SAME));
+    }
     const compared = (name: string, path: string, cluster: string, compare: string): string =>
       `{ name: ${name}, match: { path: ${path} }, cluster: primary, mirrors: [{ cluster: ${cluster}, compare: ${compare} }] }`;
     plane = await startFrontPlane({
@@ -66,6 +78,10 @@ describe('mirror response comparison', () => {
         compared('big-differs', '/big-differs', 'mirror', '{ max_body_bytes: 16 }'),
         compared('silent', '/silent', 'silent-mirror', '{}'),
         compared('slow', '/slow', 'slow-mirror', '{}'),
+        // configs/mesh-cross-cluster.yaml's spec (seed 003): it leaves out what httpbin echoes that differs per request.
+        compared('echo-seed-003', '/echo-seed-003', 'mirror', '{ ignore_json_paths: ["$.headers.Host", "$.headers.X-Amzn-Trace-Id", "$.headers.X-Forwarded-Client-Cert"] }'),
+        compared('echo', '/echo', 'mirror', '{}'),
+        compared('echo-differs', '/echo-differs', 'mirror', '{}'),
         '{ name: uncompared, match: { path: /uncompared }, cluster: primary, mirrors: [{ cluster: mirror }] }',
       ],
       clusters: [
@@ -133,6 +149,19 @@ describe('mirror response comparison', () => {
     ]);
   });
 
+  it('an echo of the headers mirroring changes by design (-shadow Host, x-envoy-internal, x-forwarded-for) is no difference', async () => {
+    for (const route of ['echo-seed-003', 'echo']) {
+      const res = await plane.get(`/${route}`, { 'x-forwarded-for': '203.0.113.7' });
+      assert.equal(JSON.parse(res.body).headers.Host, 'compare.example', 'the client gets the primary');
+      await compared(route, 1);
+      assert.equal(await compareTotal(route, 'match'), 1, `${route}: ${JSON.stringify(plane.plane.comparisons().recent[0]?.differences)}`);
+    }
+    const copy = mirror.received.find((r) => r.path === '/echo')!;
+    assert.equal(copy.headers['x-envoy-internal'], 'true', 'the copy did carry what Envoy adds');
+    assert.match(String(copy.headers['x-forwarded-for']), /^203\.0\.113\.7,/);
+    assert.deepEqual(await differencesOf('echo-differs'), [{ field: 'json:$.version', primary: '(absent)', mirror: '2' }]);
+  });
+
   it('non-JSON bodies are compared byte for byte', async () => {
     assert.deepEqual(await differencesOf('plain'), [{ field: 'body', primary: 'v1\n', mirror: 'v2\n' }]);
   });
@@ -176,10 +205,10 @@ describe('mirror response comparison', () => {
     await plane.get('/uncompared');
     await mirror.waitFor(1, 3000, (r) => r.path === '/uncompared');
     const summary: ComparisonSummary = plane.plane.comparisons();
-    assert.deepEqual([summary.match, summary.mismatch, summary.incomplete], [3, 4, 1]);
+    assert.deepEqual([summary.match, summary.mismatch, summary.incomplete], [5, 5, 1]);
     assert.deepEqual(
       summary.recent.map((d) => d.route.route),
-      ['big-differs', 'plain', 'status', 'differs'],
+      ['big-differs', 'plain', 'echo-differs', 'status', 'differs'],
     );
     assert.equal(await compareTotal('uncompared'), 0);
     assert.equal(await plane.metric('shadowplane_mirror_compare_buffered_bytes'), 0, 'every kept body was given back');

@@ -21,6 +21,11 @@ export class HeaderList {
     return out;
   }
 
+  /** Every name present, once each, in order of first appearance. */
+  names(): string[] {
+    return [...new Set(this.entries.map(([k]) => k))];
+  }
+
   first(name: string): string | undefined {
     return this.entries.find(([k]) => k === name)?.[1];
   }

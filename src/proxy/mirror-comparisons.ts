@@ -6,6 +6,7 @@ import type { ByteBudget } from './body-tee.js';
 import type { CompareSpec, RouteLabels } from './data-plane-config.js';
 import type { DataPlaneMetrics } from './metrics.js';
 import { ResponseCapture, type CapturedResponse, type ResponseTap } from './response-capture.js';
+import type { HeaderChange } from './request-headers.js';
 import { compareResponses, type Difference } from './response-compare.js';
 
 export type { Difference } from './response-compare.js';
@@ -47,13 +48,16 @@ export class MirrorComparisons {
     private readonly logger: Logger,
   ) {}
 
-  /** A copy is being sent: returns the capture for its response, compared with the primary's once both are in. */
-  start(labels: CopyLabels, spec: CompareSpec, primary: ResponseTap): ResponseCapture {
+  /**
+   * A copy is being sent: returns the capture for its response, compared with the primary's once both
+   * are in. `changes` are the request headers the copy carries differently by design.
+   */
+  start(labels: CopyLabels, spec: CompareSpec, primary: ResponseTap, changes: readonly HeaderChange[]): ResponseCapture {
     const p = primary.capture(spec, this.budget);
     const m = new ResponseCapture(spec, this.budget);
     void Promise.all([p.result, m.result]).then(([a, b]) => {
       try {
-        this.finish(labels, spec, a, b);
+        this.finish(labels, spec, a, b, changes);
       } catch (err) {
         // Comparing is best effort, like the copy itself.
         this.logger.error({ err }, 'mirror response comparison failed');
@@ -74,9 +78,15 @@ export class MirrorComparisons {
     return { ...this.counts, recent: [...this.recent].reverse() };
   }
 
-  private finish(labels: CopyLabels, spec: CompareSpec, primary: CapturedResponse | undefined, mirror: CapturedResponse | undefined): void {
+  private finish(
+    labels: CopyLabels,
+    spec: CompareSpec,
+    primary: CapturedResponse | undefined,
+    mirror: CapturedResponse | undefined,
+    changes: readonly HeaderChange[],
+  ): void {
     if (!primary || !mirror) return this.count(labels, 'incomplete');
-    const differences = compareResponses(spec, primary, mirror);
+    const differences = compareResponses(spec, primary, mirror, changes);
     if (differences.length === 0) return this.count(labels, 'match');
     this.count(labels, 'mismatch');
     const { route_config, virtual_host, route, mirror: policy, cluster } = labels;

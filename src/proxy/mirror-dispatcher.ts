@@ -15,7 +15,7 @@ import type { HeaderList } from './header-list.js';
 import { statusClass, type DataPlaneMetrics, type MirrorDropReason } from './metrics.js';
 import type { MirrorComparisons } from './mirror-comparisons.js';
 import type { ResponseTap } from './response-capture.js';
-import { shadowHeaders, type ShadowHeaderOptions } from './request-headers.js';
+import { headerChanges, shadowHeaders, type ShadowHeaderOptions } from './request-headers.js';
 import { effectiveFraction, fractionEnabled, type RuntimeOverrides } from './runtime-fraction.js';
 import { ConnectBackoff } from './connect-backoff.js';
 import { classifyUpstreamError } from './upstream-error.js';
@@ -140,8 +140,9 @@ export class MirrorDispatcher {
     if (!body) cutOff(routeTimeout);
     else body.once('end', () => cutOff(routeTimeout));
 
+    const headers = shadowHeaders(req.headers, policy, this.options);
     // A copy dropped or cut off from here on fails its capture: the comparison is incomplete.
-    const capture = policy.compare ? this.comparisons.start(clusterLabels, policy.compare, req.primaryResponse) : null;
+    const capture = policy.compare ? this.comparisons.start(clusterLabels, policy.compare, req.primaryResponse, headerChanges(req.headers, headers)) : null;
     this.inFlight.add(controller);
     this.metrics.mirrorInFlight.inc({ cluster: name });
     this.metrics.mirrorSent.inc(clusterLabels);
@@ -151,7 +152,7 @@ export class MirrorDispatcher {
         upstreamRequestOptions(cluster.spec, {
           method: req.method,
           path: req.path,
-          headers: shadowHeaders(req.headers, policy, this.options).toFlat(),
+          headers: headers.toFlat(),
           body,
           signal: controller.signal,
         }),

@@ -140,6 +140,24 @@ export function shadowHeaders(primary: HeaderList, policy: MirrorPolicySpec, o: 
   return h;
 }
 
+/** A request header the copy carries with another value than the primary (or only one of them carries). */
+export interface HeaderChange {
+  readonly name: string;
+  /** The values joined with ","; undefined when absent. */
+  readonly primary: string | undefined;
+  readonly copy: string | undefined;
+}
+
+/** What the copy's headers say differently from the primary's: the shadow host, x-envoy-internal, x-forwarded-for, mutations. */
+export function headerChanges(primary: HeaderList, copy: HeaderList): HeaderChange[] {
+  const joined = (h: HeaderList, name: string): string | undefined => (h.has(name) ? h.values(name).join(',') : undefined);
+  return [...new Set([...primary.names(), ...copy.names()])].flatMap((name) => {
+    const a = joined(primary, name);
+    const b = joined(copy, name);
+    return a === b ? [] : [{ name, primary: a, copy: b }];
+  });
+}
+
 /** Envoy's local address: the first non-loopback IPv4 address of the machine, else loopback. */
 export function defaultLocalAddress(): string {
   for (const list of Object.values(networkInterfaces())) {

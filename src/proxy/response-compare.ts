@@ -1,8 +1,12 @@
 // Compares a copy's response with the primary's: status, the chosen headers, then the body. Two JSON
 // bodies are compared as values, leaving out ignore_json_paths, so each difference names its JSON
 // location; other bodies byte for byte; a body over max_body_bytes (on either side) by SHA-256.
+// A service that echoes its request (httpbin's /headers, seed 003) echoes what mirroring changes by
+// design (the -shadow Host, x-envoy-internal, x-forwarded-for, the policy's header mutations): a JSON
+// member named after such a header, holding exactly the primary's and the copy's values, is no difference.
 import type { CompareSpec } from './data-plane-config.js';
 import { formatLocation, pathMatches, type JsonPath } from '../json-path/json-path.js';
+import type { HeaderChange } from './request-headers.js';
 import type { CapturedResponse } from './response-capture.js';
 
 /** One way the responses differ. `field` is 'status', 'header:NAME', 'body' or 'json:$.path'. */
@@ -42,11 +46,22 @@ function jsonText(v: unknown): string {
   return v === undefined ? ABSENT : shorten(JSON.stringify(v));
 }
 
+/** A JSON value that is how a service would echo a header's value (absent when the header was). */
+function echoes(v: unknown, header: string | undefined): boolean {
+  if (header === undefined) return v === undefined;
+  if (typeof v === 'string') return v === header || v === header.split(',').join(', ');
+  return Array.isArray(v) && v.join(',') === header;
+}
+
 class JsonDiff {
   readonly found: Difference[] = [];
   private readonly at: Array<string | number> = [];
 
-  constructor(private readonly ignore: readonly JsonPath[]) {}
+  constructor(
+    private readonly ignore: readonly JsonPath[],
+    /** By lower-case header name. */
+    private readonly echoed: ReadonlyMap<string, HeaderChange>,
+  ) {}
 
   // `undefined` is a side where the member or element is absent: JSON itself has no undefined.
   walk(a: unknown, b: unknown): void {
@@ -63,18 +78,24 @@ class JsonDiff {
     }
   }
 
+  private isEchoedChange(key: string, a: unknown, b: unknown): boolean {
+    const c = this.echoed.get(key.toLowerCase());
+    return c !== undefined && echoes(a, c.primary) && echoes(b, c.copy);
+  }
+
   private child(part: string | number, a: unknown, b: unknown): void {
+    if (typeof part === 'string' && this.isEchoedChange(part, a, b)) return;
     this.at.push(part);
     this.walk(a, b);
     this.at.pop();
   }
 }
 
-function jsonDifferences(spec: CompareSpec, primary: Buffer, mirror: Buffer): Difference[] | undefined {
+function jsonDifferences(spec: CompareSpec, primary: Buffer, mirror: Buffer, changes: readonly HeaderChange[]): Difference[] | undefined {
   const a = parseJson(primary);
   const b = a && parseJson(mirror);
   if (!a || !b) return undefined;
-  const diff = new JsonDiff(spec.ignoreJsonPaths);
+  const diff = new JsonDiff(spec.ignoreJsonPaths, new Map(changes.map((c) => [c.name, c])));
   try {
     diff.walk(a.value, b.value);
   } catch (e) {
@@ -85,12 +106,12 @@ function jsonDifferences(spec: CompareSpec, primary: Buffer, mirror: Buffer): Di
   return diff.found;
 }
 
-function bodyDifferences(spec: CompareSpec, primary: CapturedResponse, mirror: CapturedResponse): Difference[] {
+function bodyDifferences(spec: CompareSpec, primary: CapturedResponse, mirror: CapturedResponse, changes: readonly HeaderChange[]): Difference[] {
   if (primary.body === null || mirror.body === null) {
     return primary.sha256 === mirror.sha256 ? [] : [{ field: 'body', primary: bodyDigest(primary), mirror: bodyDigest(mirror) }];
   }
   if (primary.json && mirror.json) {
-    const found = jsonDifferences(spec, primary.body, mirror.body);
+    const found = jsonDifferences(spec, primary.body, mirror.body, changes);
     if (found) return found;
   }
   if (primary.body.equals(mirror.body)) return [];
@@ -98,7 +119,7 @@ function bodyDifferences(spec: CompareSpec, primary: CapturedResponse, mirror: C
 }
 
 /** Every difference between the two responses, at most MAX_DIFFERENCES; empty when they match. */
-export function compareResponses(spec: CompareSpec, primary: CapturedResponse, mirror: CapturedResponse): Difference[] {
+export function compareResponses(spec: CompareSpec, primary: CapturedResponse, mirror: CapturedResponse, changes: readonly HeaderChange[]): Difference[] {
   const out: Difference[] = [];
   if (primary.status !== mirror.status) out.push({ field: 'status', primary: String(primary.status), mirror: String(mirror.status) });
   for (const name of spec.headers) {
@@ -106,6 +127,6 @@ export function compareResponses(spec: CompareSpec, primary: CapturedResponse, m
     const b = mirror.headers.get(name);
     if (a !== b) out.push({ field: `header:${name}`, primary: shorten(a ?? ABSENT), mirror: shorten(b ?? ABSENT) });
   }
-  out.push(...bodyDifferences(spec, primary, mirror));
+  out.push(...bodyDifferences(spec, primary, mirror, changes));
   return out.slice(0, MAX_DIFFERENCES);
 }
