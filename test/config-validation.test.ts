@@ -141,7 +141,7 @@ clusters:
 `,
       expected: [
         'configs/x.yaml:3:14 listeners[0].address: "localhost:99999" is not host:port [SP009]',
-        'configs/x.yaml:8:31 listeners[0].virtual_hosts[0].routes[0].match.regex: invalid regular expression: Invalid regular expression: /(/: Unterminated group [SP010]',
+        'configs/x.yaml:8:31 listeners[0].virtual_hosts[0].routes[0].match.regex: invalid RE2 regular expression: missing closing ): `(` [SP010]',
         'configs/x.yaml:10:22 clusters[0].type: static endpoints must be IP addresses; use strict_dns or logical_dns for names [SP011]',
         'configs/x.yaml:11:13 clusters[1].name: warning: cluster "b" is not used by any route or mirror [SP102]',
         'configs/x.yaml:11:46 clusters[1].endpoints: logical_dns takes exactly one endpoint [SP011]',

@@ -1,6 +1,7 @@
 // Checks that need the whole file: references between sections, uniqueness, ranges, JSONPaths and
 // the trust warning for header-selected mirrors. Every problem is collected; none stops the pass.
 import { parseJsonPath } from '../json-path/json-path.js';
+import { compileSafeRegex } from '../safe-regex/safe-regex.js';
 import { isIpLiteral, isWildcardAddress, parseHostPort } from './address.js';
 import { error, ProblemCode, warning, type FieldPath, type UnplacedProblem } from './problems.js';
 import { defaultRuntimeKey, mirrorTargetName, routeKey, type MirrorScope } from './runtime-keys.js';
@@ -39,12 +40,10 @@ function formatShort(path: FieldPath): string {
   return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('').replace(/^\./, '');
 }
 
+// RE2, as Envoy and the built-in data path match it, not JavaScript's RegExp.
 function checkRegex(pattern: string, path: FieldPath, out: ProblemList): void {
-  try {
-    new RegExp(pattern);
-  } catch (e) {
-    out.add(error(ProblemCode.BAD_REGEX, path, `invalid regular expression: ${(e as Error).message}`));
-  }
+  const compiled = compileSafeRegex(pattern);
+  if (!compiled.ok) out.add(error(ProblemCode.BAD_REGEX, path, `invalid RE2 regular expression: ${compiled.message}`));
 }
 
 function checkClusterRef(name: string, path: FieldPath, clusters: ReadonlySet<string>, out: ProblemList): void {

@@ -13,7 +13,8 @@ import type {
 } from './data-plane-config.js';
 import { parseMirrorCompare, withCompareSpecs } from './parse-mirror-compare.js';
 import type { JsonFields } from './resource-reader.js';
-import { anchoredRegex, RouteMatcher, type HeaderRule, type PathRule, type ValueRule } from './route-table.js';
+import { compileSafeRegex, type SafeRegex } from '../safe-regex/safe-regex.js';
+import { RouteMatcher, type HeaderRule, type PathRule, type ValueRule } from './route-table.js';
 import { VirtualHostIndex } from './virtual-host-match.js';
 
 /** Envoy's route timeout when none is set. */
@@ -22,17 +23,15 @@ const DEFAULT_ROUTE_TIMEOUT_MS = 15_000;
 const DENOMINATORS: Record<string, Denominator> = { HUNDRED: 100, TEN_THOUSAND: 10_000, MILLION: 1_000_000 };
 const APPEND_ACTIONS: readonly AppendAction[] = ['APPEND_IF_EXISTS_OR_ADD', 'ADD_IF_ABSENT', 'OVERWRITE_IF_EXISTS_OR_ADD', 'OVERWRITE_IF_EXISTS'];
 
-function regexField(f: JsonFields): RegExp | undefined {
+function regexField(f: JsonFields): SafeRegex | undefined {
   const pattern = f.string('regex', true);
   f.accept('google_re2'); // deprecated engine selector: RE2 is the only engine
   f.finish();
   if (pattern === undefined) return undefined;
-  try {
-    return anchoredRegex(pattern);
-  } catch (e) {
-    f.problem(`invalid regex: ${(e as Error).message}`, 'regex');
-    return undefined;
-  }
+  const compiled = compileSafeRegex(pattern);
+  if (compiled.ok) return compiled.regex;
+  f.problem(`invalid regex: ${compiled.message}`, 'regex');
+  return undefined;
 }
 
 function exactlyOne(f: JsonFields, keys: readonly string[]): string | undefined {

@@ -1,6 +1,7 @@
 // Route matching as Envoy does it: routes are tried in order and the first whose path rule and every
 // header rule match wins.
 // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto#config-route-v3-routematch
+import type { SafeRegex } from '../safe-regex/safe-regex.js';
 import type { HeaderList } from './header-list.js';
 
 export interface RequestView {
@@ -13,19 +14,14 @@ export interface RequestView {
 export type PathRule =
   | { readonly kind: 'prefix'; readonly value: string; readonly caseSensitive: boolean }
   | { readonly kind: 'path'; readonly value: string; readonly caseSensitive: boolean }
-  /** Already anchored: safe_regex must match the whole path (query excluded); case_sensitive does not apply. */
-  | { readonly kind: 'regex'; readonly regex: RegExp };
+  /** safe_regex matches the whole path (query excluded); case_sensitive does not apply. */
+  | { readonly kind: 'regex'; readonly regex: SafeRegex };
 
-export type ValueRule = { readonly kind: 'exact'; readonly value: string } | { readonly kind: 'regex'; readonly regex: RegExp };
+export type ValueRule = { readonly kind: 'exact'; readonly value: string } | { readonly kind: 'regex'; readonly regex: SafeRegex };
 
 export type HeaderRule =
   | { readonly name: string; readonly kind: 'present'; readonly present: boolean; readonly invert: boolean }
   | { readonly name: string; readonly kind: 'value'; readonly rule: ValueRule; readonly invert: boolean };
-
-/** Full-match anchoring for RE2-style `safe_regex` patterns. */
-export function anchoredRegex(pattern: string): RegExp {
-  return new RegExp(`^(?:${pattern})$`);
-}
 
 function pathWithoutQuery(path: string): string {
   const q = path.indexOf('?');
