@@ -175,6 +175,26 @@ clusters:
         'configs/x.yaml:12:53 listeners[0].virtual_hosts[0].routes[0].mirrors[0].compare.status: unknown field "status" [SP002]',
       ],
     },
+    {
+      name: 'regexes with RE2 semantics, as Envoy matches them: no lookahead, no oversized program',
+      text: oneRoute(`          - match: { regex: "/x(?=1)" }
+            cluster: a
+          - match: { prefix: /, headers: [{ name: x-id, regex: "[0-9]{120}" }] }
+            cluster: m
+`),
+      expected: [
+        'configs/x.yaml:8:29 listeners[0].virtual_hosts[0].routes[0].match.regex: invalid RE2 regular expression: invalid or unsupported Perl syntax: `(?=` [SP010]',
+        "configs/x.yaml:10:64 listeners[0].virtual_hosts[0].routes[1].match.headers[0].regex: invalid RE2 regular expression: RE2 program size of 122 > max program size of 100 (Envoy's re2.max_program_size.error_level) [SP010]",
+      ],
+    },
+    {
+      name: 'an alias without its anchor',
+      text: oneRoute(`          - { match: { prefix: / }, cluster: *ahttpbin }
+`),
+      expected: ['configs/x.yaml:8:46: unresolved alias *ahttpbin: no anchor &ahttpbin before it [SP001]'],
+    },
+    { name: 'an empty file', text: '', expected: ['configs/x.yaml:1:1: the file is empty: a config needs listeners and clusters [SP002]'] },
+    { name: 'a file of comments only', text: '# nothing yet\n\n', expected: ['configs/x.yaml:1:1: the file is empty: a config needs listeners and clusters [SP002]'] },
   ];
 
   for (const c of cases) {

@@ -2,7 +2,7 @@
 // file:line:col found through the yaml package's LineCounter. The result is all or nothing.
 import { readFile } from 'node:fs/promises';
 import { CORE_SCHEMA, load as fastLoad } from 'js-yaml';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { ProblemCode, type ConfigProblem, type FieldPath, type UnplacedProblem } from './problems.js';
 import { configSchema, type ConfigFile } from './schema.js';
@@ -91,6 +91,19 @@ function parseClean(text: string): ConfigFile | undefined {
   return parsed.data;
 }
 
+/** Aliases whose anchor is not defined before them: the yaml package parses them, then throws on use. */
+function unresolvedAliases(doc: Document, lines: LineCounter, file: string): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  visit(doc, {
+    Alias(_key, alias) {
+      if (alias.resolve(doc) !== undefined) return;
+      const { line, col } = lines.linePos(alias.range?.[0] ?? 0);
+      problems.push({ code: ProblemCode.YAML_SYNTAX, severity: 'error', file, line, col, path: [], message: `unresolved alias *${alias.source}: no anchor &${alias.source} before it` });
+    },
+  });
+  return problems;
+}
+
 /** Parses and checks config text; `file` only names it in problems. */
 export function parseConfig(text: string, file: string): LoadResult {
   const clean = parseClean(text);
@@ -111,7 +124,19 @@ export function parseCarefully(text: string, file: string): LoadResult {
       }),
     };
   }
-  const parsed = configSchema.safeParse(doc.toJS({ maxAliasCount: 100 }));
+  if (doc.contents === null) {
+    return { ok: false, problems: [{ code: ProblemCode.SCHEMA, severity: 'error', file, line: 1, col: 1, path: [], message: 'the file is empty: a config needs listeners and clusters' }] };
+  }
+  const unresolved = unresolvedAliases(doc, lines, file);
+  if (unresolved.length > 0) return { ok: false, problems: unresolved };
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // The yaml package's own limits (e.g. an alias count that suggests a billion-laughs document).
+    return { ok: false, problems: [{ code: ProblemCode.YAML_SYNTAX, severity: 'error', file, line: 1, col: 1, path: [], message: (e as Error).message }] };
+  }
+  const parsed = configSchema.safeParse(raw);
   const unplaced = parsed.success ? checkSemantics(parsed.data) : schemaProblems(parsed.error.issues);
   const placed = unplaced.map((p) => place(file, doc, lines, p)).sort((a, b) => a.line - b.line || a.col - b.col);
   const errors = placed.filter((p) => p.severity === 'error');
