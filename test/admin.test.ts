@@ -77,7 +77,8 @@ describe('admin endpoint', () => {
     assert.equal((await put(CONFIG('m2'), 'wrong')).status, 401);
     const bad = await put(CONFIG('ghost'), 's3cret');
     assert.equal(bad.status, 422);
-    assert.match(((await bad.json()) as { problems: string[] }).problems[0]!, /:4:\d+ listeners\[0\]\.virtual_hosts\[0\]\.routes\[0\]\.mirrors\[0\]\.cluster: unknown cluster "ghost"/);
+    // The problem cites the request body's own lines, not the file's.
+    assert.match(((await bad.json()) as { problems: string[] }).problems[0]!, /^PUT \/config body:4:\d+ listeners\[0\]\.virtual_hosts\[0\]\.routes\[0\]\.mirrors\[0\]\.cluster: unknown cluster "ghost"/);
     assert.equal(await readFile(cp.configFile, 'utf8'), CONFIG('m1'), 'a rejected config leaves the file alone');
     assert.equal(cp.controlPlane.cache.configVersion, 1);
     const good = await put(CONFIG('m2'), 's3cret');
@@ -141,5 +142,30 @@ describe('shadowplane serve (process)', () => {
     assert.equal(r.status, 1);
     assert.match(r.stdout, /unknown cluster \\"ghost\\"/);
     assert.match(r.stderr, /not served: the config is invalid/);
+    assert.doesNotMatch(r.stdout, /last good config|keeps being served/, 'there is no good config to keep serving');
+    assert.match(r.stdout, /nothing is served until a valid config loads/);
+  });
+});
+
+describe('the config file watcher', () => {
+  let cp: TestControlPlane;
+  before(async () => {
+    cp = await startControlPlane(CONFIG('m1'));
+  });
+  after(() => cp.stop());
+
+  it('a file written with shell redirection (truncated, then written a moment later) is applied, never rejected as empty', async () => {
+    await writeFile(cp.configFile, ''); // `>` truncates first…
+    await new Promise((r) => setTimeout(r, 400)); // …past the watcher's debounce…
+    await writeFile(cp.configFile, CONFIG('m2')); // …then the shell's command writes
+    await eventually('the edit applied', () => cp.controlPlane.cache.configVersion === 2);
+    assert.equal(cp.controlPlane.lastRejected, undefined, 'the empty moment was not rejected');
+  });
+
+  it('a file that stays empty is rejected with that reason, and the last good config keeps being served', async () => {
+    await writeFile(cp.configFile, '');
+    await eventually('rejected', () => cp.controlPlane.lastRejected !== undefined, 5000);
+    assert.match(cp.controlPlane.lastRejected!.problems[0]!, /the file is empty/);
+    assert.equal(cp.controlPlane.cache.configVersion, 2);
   });
 });

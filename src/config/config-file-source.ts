@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
+import { rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfigFile, parseConfig, type LoadResult } from './load.js';
 import type { ConfigProblem } from './problems.js';
@@ -25,6 +25,17 @@ export interface SourceEvents {
 /** Decides whether a parsed config may be applied (the control plane checks more than the schema). */
 export type Acceptor = (c: AcceptedConfig) => readonly ConfigProblem[];
 
+/** How long an empty file may stay empty before it counts as the new config (and is rejected). */
+const EMPTY_GRACE_MS = 1000;
+
+async function isEmptyFile(file: string): Promise<boolean> {
+  try {
+    return (await stat(file)).size === 0;
+  } catch {
+    return false; // gone or unreadable: reload reports it
+  }
+}
+
 function hashText(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
@@ -32,6 +43,8 @@ function hashText(text: string): string {
 export class ConfigFileSource extends EventEmitter<SourceEvents> {
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** The watched file was empty when last read; it gets one more look before being rejected. */
+  private emptySeen = false;
   private acceptedHash: string | undefined;
   /** Reloads run one at a time, so two quick edits cannot apply out of order. */
   private queue: Promise<unknown> = Promise.resolve();
@@ -51,10 +64,13 @@ export class ConfigFileSource extends EventEmitter<SourceEvents> {
     return run;
   }
 
-  /** Validates `text` as the new config; only if valid, writes it to the file atomically and applies it. */
-  replace(text: string, reason: string): Promise<LoadResult> {
+  /**
+   * Validates `text` as the new config; only if valid, writes it to the file atomically and applies it.
+   * `origin` names the text in problems (e.g. `PUT /config body`), whose lines are the text's own.
+   */
+  replace(text: string, reason: string, origin: string): Promise<LoadResult> {
     const run = this.queue.then(async () => {
-      const result = this.apply(parseConfig(text, this.file), reason, true);
+      const result = this.apply(parseConfig(text, origin), reason, true);
       if (result.ok) {
         const tmp = path.join(path.dirname(this.file), `.${path.basename(this.file)}.${process.pid}.tmp`);
         await writeFile(tmp, text);
@@ -91,9 +107,29 @@ export class ConfigFileSource extends EventEmitter<SourceEvents> {
     const base = path.basename(this.file);
     this.watcher = watch(path.dirname(path.resolve(this.file)), (_event, name) => {
       if (name !== null && name.toString() !== base) return;
-      clearTimeout(this.timer);
-      this.timer = setTimeout(() => void this.reload('file changed'), this.debounceMs);
+      this.emptySeen = false;
+      this.schedule(this.debounceMs);
     });
+  }
+
+  private schedule(delayMs: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.reloadChanged(), delayMs);
+  }
+
+  /**
+   * A writer that truncates and then writes (a shell's `>`) leaves the file empty for a moment. An
+   * empty file is read again after EMPTY_GRACE_MS (any further change restarts the wait), and is
+   * only rejected if it is still empty then.
+   */
+  private async reloadChanged(): Promise<void> {
+    if (!this.emptySeen && (await isEmptyFile(this.file))) {
+      this.emptySeen = true;
+      this.schedule(EMPTY_GRACE_MS);
+      return;
+    }
+    this.emptySeen = false;
+    await this.reload('file changed');
   }
 
   close(): void {

@@ -117,7 +117,7 @@ export class AdminServer {
         const limit = this.o.maxConfigBytes ?? 4 * 1024 * 1024;
         const body = await readBody(req, limit);
         if (body === undefined) return send(res, 413, { error: `config larger than ${limit} bytes` });
-        const result = await cp.source.replace(body, 'admin PUT /config');
+        const result = await cp.source.replace(body, 'admin PUT /config', 'PUT /config body');
         if (!result.ok) return send(res, 422, { problems: result.problems.map(formatProblem) });
         return send(res, 200, { configVersion: cp.cache.configVersion, warnings: result.warnings.map(formatProblem) });
       }

@@ -41,10 +41,9 @@ export class ControlPlane {
     this.source.on('rejected', (problems, reason) => {
       this.lastRejected = { at: new Date().toISOString(), reason, problems: problems.map(formatProblem) };
       this.metrics.configVersions.inc({ result: 'rejected' });
-      this.log.error(
-        { reason, problems: this.lastRejected.problems, serving: this.cache.configVersion || null },
-        'config rejected; the last good config keeps being served',
-      );
+      const serving = this.cache.configVersion || null;
+      const consequence = serving === null ? 'nothing is served until a valid config loads' : `version ${serving} keeps being served`;
+      this.log.error({ reason, problems: this.lastRejected.problems, serving }, `config rejected; ${consequence}`);
     });
   }
 
