@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TypeUrl } from '../src/envoy-api/type-urls.js';
+import { EnvoyLikeSubscriber } from '../src/xds-client/envoy-like-subscriber.js';
 import { eventually, startControlPlane, type TestControlPlane } from './helpers/control-plane.js';
 import { httpGet } from './helpers/http-client.js';
 import { freePort } from './helpers/ports.js';
@@ -45,7 +46,7 @@ clusters:
     child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/shadowplane.js'), 'proxy', '--xds', `127.0.0.1:${cp.xdsPort}`, '--node-id', 'ts-proxy-1', '--admin', `127.0.0.1:${admin}`], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    await eventually('proxy ready', async () => (await fetch(`http://127.0.0.1:${admin}/ready`).catch(() => undefined))?.status === 200, 20_000);
+    await eventually('proxy ready', async () => (await fetch(`http://127.0.0.1:${admin}/readyz`).catch(() => undefined))?.status === 200, 20_000);
   });
 
   after(async () => {
@@ -103,3 +104,40 @@ clusters:
     await mirror.waitFor(before + 1);
   });
 });
+
+describe('the xDS client reconnecting', () => {
+  it('makes one attempt per backoff step while the control plane is gone, and holds one stream once it is back', async () => {
+    const xdsPort = await freePort(); // nothing listens here yet
+    const subscriber = new EnvoyLikeSubscriber({
+      target: `127.0.0.1:${xdsPort}`,
+      node: { id: 'edge-1', cluster: 'c' },
+      runtimeLayers: [],
+      apply: async () => undefined,
+      backoffMs: { initial: 100, max: 400 },
+    });
+    const failures: number[] = [];
+    subscriber.on('disconnected', () => failures.push(Date.now()));
+    subscriber.start();
+    let cp: TestControlPlane | undefined;
+    try {
+      await new Promise((r) => setTimeout(r, 2500));
+      // 100 + 200 + 400 + 400…: about eight attempts, each failing once.
+      assert.ok(failures.length >= 4 && failures.length <= 10, `${failures.length} failures in 2.5 s`);
+      const gaps = failures.slice(1).map((t, i) => t - failures[i]!);
+      assert.ok(gaps.every((g) => g >= 50), `attempts overlap (gaps ${gaps.join(', ')} ms)`);
+      cp = await startControlPlane(`listeners:
+  - { name: front, address: 127.0.0.1:${await freePort()}, virtual_hosts: [{ name: v, domains: ["*"], routes: [{ match: { prefix: / }, cluster: a }] }] }
+clusters:
+  - { name: a, endpoints: ["127.0.0.1:1"] }
+`, { xdsPort });
+      const streams = (): number => cp!.controlPlane.ads.proxies.list().filter((x) => x.node?.id === 'edge-1').length;
+      await eventually('reconnected', () => streams() >= 1);
+      await new Promise((r) => setTimeout(r, 1500)); // every attempt still scheduled would have fired by now
+      assert.equal(streams(), 1, 'one proxy, one stream');
+    } finally {
+      subscriber.stop();
+      await cp?.stop();
+    }
+  });
+});
+

@@ -48,7 +48,7 @@ export async function proxyCommand(o: ProxyOptions, _io: Io): Promise<number> {
   subscriber.start();
   // Loopback by default: readiness, metrics and mirror response comparisons.
   const server = createServer((req, res) => {
-    if (req.url === '/ready') res.writeHead(applied ? 200 : 503).end(applied ? 'LIVE\n' : 'waiting for config\n');
+    if (req.url === '/readyz') res.writeHead(applied ? 200 : 503).end(applied ? 'ready\n' : 'waiting for config\n');
     else if (req.url === '/metrics') void registry.metrics().then((m) => res.writeHead(200, { 'content-type': registry.contentType }).end(m));
     else if (req.url === '/mirror_diffs') res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify(plane.comparisons(), null, 2)}\n`);
     else res.writeHead(404).end();

@@ -19,7 +19,7 @@ export interface AdsClientOptions {
 }
 
 export interface AdsClientEvents {
-  /** The stream ended or failed; the client does not reconnect by itself. */
+  /** The stream ended or failed (once per stream); the client does not reconnect by itself. */
   closed: [error: Error | undefined];
 }
 
@@ -49,8 +49,15 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     this.call = call;
     this.nodeSent = false;
     call.on('data', (bytes: Buffer) => this.onData(bytes));
-    call.on('error', (e: Error) => this.emit('closed', e));
-    call.on('end', () => this.emit('closed', undefined));
+    // A failing stream emits both 'error' and 'end': the stream closes once.
+    let closed = false;
+    const close = (e: Error | undefined): void => {
+      if (closed) return;
+      closed = true;
+      this.emit('closed', e);
+    };
+    call.on('error', close);
+    call.on('end', () => close(undefined));
     for (const [typeUrl, names] of this.names) this.request(typeUrl, names, this.accepted.get(typeUrl) ?? '', '');
   }
 
