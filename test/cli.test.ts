@@ -1,6 +1,8 @@
 // The CLI as a user runs it: the bin entry over the built dist/.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -99,6 +101,47 @@ clusters: [{ name: c, endpoints: ["127.0.0.1:1"] }]
       const r = cli(...args);
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /^shadowplane: .*\nusage:/);
+    }
+  });
+
+  it('--version prints the package version', () => {
+    const r = cli('--version');
+    assert.equal(r.status, 0);
+    assert.equal(r.stdout, `shadowplane ${(JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version}\n`);
+  });
+
+  it('bad flag values are one clear line and exit 2, never a stack trace', () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['bootstrap', '--xds', 'foo', '--node-id', 'x'], /^shadowplane: --xds must be host:port, not "foo"\n/],
+      [['serve', '--config', 'configs/sandbox.yaml', '--log-level', 'loud'], /^shadowplane: --log-level must be one of .*not "loud"\n/],
+      [['serve', '--config', 'configs/sandbox.yaml', '--admin-token-file', path.join(dir, 'missing-token')], /^shadowplane: cannot read --admin-token-file .*missing-token: ENOENT\n/],
+      [['proxy', '--xds', 'foo', '--node-id', 'x'], /^shadowplane: --xds must be host:port, not "foo"\n/],
+    ];
+    for (const [args, message] of cases) {
+      const r = cli(...args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.doesNotMatch(r.stderr, /\n\s+at |Error:/, `${args.join(' ')} printed a stack trace`);
+    }
+  });
+
+  it('a port in use is one line naming the port and what wanted it, exit 1', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const cases: Array<[string[], string]> = [
+        [['serve', '--config', 'configs/sandbox.yaml', '--xds', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0', '--log-level', 'silent'], 'xDS'],
+        [['serve', '--config', 'configs/sandbox.yaml', '--xds', '127.0.0.1:0', '--admin', `127.0.0.1:${port}`, '--log-level', 'silent'], 'the admin endpoint'],
+        [['proxy', '--xds', '127.0.0.1:9', '--node-id', 'x', '--admin', `127.0.0.1:${port}`, '--log-level', 'silent'], 'the proxy admin endpoint'],
+      ];
+      for (const [args, what] of cases) {
+        const r = cli(...args);
+        assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
+        assert.equal(r.stderr, `shadowplane: cannot listen on 127.0.0.1:${port} for ${what}: address already in use (another process holds it; pick another port)\n`);
+      }
+    } finally {
+      taken.close();
     }
   });
 });

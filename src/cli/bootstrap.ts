@@ -1,3 +1,4 @@
+import { parseHostPort } from '../config/address.js';
 import { adsBootstrap, staticBootstrap } from '../translate/bootstrap.js';
 import { translate } from '../translate/resources.js';
 import { compileFile } from './compile.js';
@@ -38,6 +39,7 @@ export async function bootstrapCommand(o: BootstrapOptions, io: Io): Promise<num
     return 0;
   }
   if (o.xds === undefined) throw new UsageError('bootstrap needs --xds HOST:PORT (or --static FILE)');
+  if (!parseHostPort(o.xds)) throw new UsageError(`--xds must be host:port, not "${o.xds}"`);
   const doc = adsBootstrap({
     xds: o.xds,
     nodeId: o.nodeId,

@@ -1,5 +1,7 @@
 // Wires the commands to argv; no logic of its own.
+import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
+import { ListenError } from '../server/listen-error.js';
 import { bootstrapCommand } from './bootstrap.js';
 import { UsageError, type Io } from './output.js';
 import { proxyCommand } from './proxy.js';
@@ -9,7 +11,10 @@ import { serveCommand } from './serve.js';
 import { statusCommand } from './status.js';
 import { validateCommand } from './validate.js';
 
+const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+
 const USAGE = `usage:
+  shadowplane --version
   shadowplane validate FILE...
   shadowplane render FILE [--node ID] [--node-cluster C] [--format json|yaml]
   shadowplane bootstrap --xds HOST:PORT --node-id ID [--node-cluster C] [--admin-port P] [--delta] [--format yaml|json]
@@ -42,6 +47,7 @@ const OPTIONS = {
   port: { type: 'string' },
   host: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
 } as const;
 
 const stdio: Io = {
@@ -53,6 +59,10 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
   try {
     const { values, positionals } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
     const [command, ...rest] = positionals;
+    if (values.version) {
+      io.out(`shadowplane ${VERSION}\n`);
+      return 0;
+    }
     if (values.help || command === undefined || command === 'help') {
       io.out(USAGE);
       return command === undefined && !values.help ? 2 : 0;
@@ -110,6 +120,12 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
       io.err(`shadowplane: ${(e as Error).message}\n${USAGE}`);
       return 2;
     }
-    throw e;
+    if (e instanceof ListenError) {
+      io.err(`shadowplane: ${e.message}\n`);
+      return 1;
+    }
+    // Anything else is a bug: one line for the user, the stack on request.
+    io.err(`shadowplane: internal error: ${(e as Error).message ?? String(e)}${process.env.SHADOWPLANE_DEBUG ? `\n${(e as Error).stack}` : ' (SHADOWPLANE_DEBUG=1 shows where)'}\n`);
+    return 1;
   }
 }

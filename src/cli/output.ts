@@ -16,6 +16,15 @@ export function formatDocument(value: unknown, format: OutputFormat): string {
   return format === 'json' ? `${JSON.stringify(value, null, 2)}\n` : stringify(value, { lineWidth: 0, version: '1.1', aliasDuplicateObjects: false });
 }
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** `--log-level`, checked: pino's own error for an unknown level is a stack trace. */
+export function logLevel(value: string | undefined): string {
+  if (value === undefined) return 'info';
+  if ((LOG_LEVELS as readonly string[]).includes(value)) return value;
+  throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${value}"`);
+}
+
 /** A command line that cannot be run; main prints it with the usage and exits 2. */
 export class UsageError extends Error {
   override name = 'UsageError';

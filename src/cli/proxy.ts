@@ -4,12 +4,14 @@ import { createServer } from 'node:http';
 import { pino } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { parseHostPort } from '../config/address.js';
+import { ListenError } from '../server/listen-error.js';
 import { formatResourceProblem } from '../proxy/errors.js';
 import { createDataPlane } from '../proxy/data-plane.js';
 import { runtimeValuesFromLayer } from '../proxy/runtime-fraction.js';
 import { DEFAULT_NODE_CLUSTER, RTDS_LAYER_NAME } from '../translate/bootstrap.js';
 import { EnvoyLikeSubscriber } from '../xds-client/envoy-like-subscriber.js';
-import { UsageError, type Io } from './output.js';
+import { routeGrpcLogs } from '../server/grpc-log.js';
+import { logLevel, UsageError, type Io } from './output.js';
 
 export interface ProxyOptions {
   readonly xds?: string;
@@ -21,9 +23,11 @@ export interface ProxyOptions {
 
 export async function proxyCommand(o: ProxyOptions, _io: Io): Promise<number> {
   if (o.xds === undefined || o.nodeId === undefined) throw new UsageError('proxy needs --xds HOST:PORT and --node-id ID');
+  if (!parseHostPort(o.xds)) throw new UsageError(`--xds must be host:port, not "${o.xds}"`);
   const admin = parseHostPort(o.admin ?? '127.0.0.1:9902');
   if (!admin) throw new UsageError(`--admin must be host:port, not "${o.admin}"`);
-  const logger = pino({ level: o.logLevel ?? 'info', base: { svc: 'shadowplane-proxy' } });
+  const logger = pino({ level: logLevel(o.logLevel), base: { svc: 'shadowplane-proxy' } });
+  routeGrpcLogs(logger);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const plane = createDataPlane({ logger: logger.child({ component: 'data-plane' }), registry });
@@ -53,7 +57,14 @@ export async function proxyCommand(o: ProxyOptions, _io: Io): Promise<number> {
     else if (req.url === '/mirror_diffs') res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify(plane.comparisons(), null, 2)}\n`);
     else res.writeHead(404).end();
   });
-  await new Promise<void>((resolve) => server.listen(admin.port, admin.host, resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e) => reject(new ListenError('the proxy admin endpoint', `${admin.host}:${admin.port}`, e)));
+    server.listen(admin.port, admin.host, resolve);
+  }).catch(async (e: unknown) => {
+    subscriber.stop();
+    await plane.close();
+    throw e;
+  });
   logger.info({ xds: o.xds, node: o.nodeId, admin: o.admin ?? '127.0.0.1:9902' }, 'shadowplane proxy started');
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

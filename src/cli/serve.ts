@@ -8,7 +8,8 @@ import { AdminServer } from '../server/admin-server.js';
 import { feedBuiltinDataPlane } from '../server/builtin-data-plane.js';
 import { DEFAULT_NODE_CLUSTER } from '../translate/bootstrap.js';
 import { ControlPlane } from '../server/control-plane.js';
-import { UsageError, type Io } from './output.js';
+import { routeGrpcLogs } from '../server/grpc-log.js';
+import { logLevel, UsageError, type Io } from './output.js';
 
 export interface ServeOptions {
   readonly config?: string;
@@ -40,8 +41,12 @@ function address(value: string, flag: string): { host: string; port: number } {
 }
 
 async function adminToken(file: string | undefined): Promise<string | undefined> {
-  if (file !== undefined) return (await readFile(file, 'utf8')).trim();
-  return process.env.SHADOWPLANE_ADMIN_TOKEN || undefined;
+  if (file === undefined) return process.env.SHADOWPLANE_ADMIN_TOKEN || undefined;
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch (e) {
+    throw new UsageError(`cannot read --admin-token-file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
 }
 
 /** Starts the control plane; resolves once it serves, or undefined when the config is invalid. */
@@ -51,6 +56,8 @@ export async function startServer(o: ServeOptions, logger: Logger, dataPlaneLogg
   if (o.dataPlane !== undefined && o.dataPlane !== 'builtin' && o.dataPlane !== 'none') throw new UsageError(`--data-plane must be builtin or none, not "${o.dataPlane}"`);
   const xds = address(o.xds ?? '127.0.0.1:18000', '--xds');
   const adminAddr = address(o.admin ?? '127.0.0.1:19000', '--admin');
+  // Every flag is checked before anything binds.
+  const token = await adminToken(o.adminTokenFile);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const controlPlane = new ControlPlane({ configFile: o.config, logger, registry });
@@ -62,10 +69,14 @@ export async function startServer(o: ServeOptions, logger: Logger, dataPlaneLogg
     controlPlane,
     registry,
     logger: logger.child({ component: 'admin' }),
-    token: await adminToken(o.adminTokenFile),
+    token,
     ...(plane ? { comparisons: () => plane.comparisons() } : {}),
   });
-  const adminPort = await admin.listen(adminAddr.host, adminAddr.port);
+  const adminPort = await admin.listen(adminAddr.host, adminAddr.port).catch(async (e: unknown) => {
+    await plane?.close();
+    await controlPlane.close();
+    throw e;
+  });
   logger.info({ xds: `${xds.host}:${controlPlane.ads.port}`, admin: `${adminAddr.host}:${adminPort}` }, 'shadowplane serving');
   const closers: Array<() => Promise<void> | void> = [];
   if (plane) {
@@ -89,7 +100,8 @@ export async function startServer(o: ServeOptions, logger: Logger, dataPlaneLogg
 
 /** `shadowplane serve --config FILE [--xds HOST:PORT] [--admin HOST:PORT] [--admin-token-file F] [--no-watch] [--data-plane builtin]` */
 export async function serveCommand(o: ServeOptions, io: Io): Promise<number> {
-  const logger = pino({ level: o.logLevel ?? 'info', base: { svc: 'shadowplane' } });
+  const logger = pino({ level: logLevel(o.logLevel), base: { svc: 'shadowplane' } });
+  routeGrpcLogs(logger);
   const server = await startServer(o, logger);
   if (!server) {
     io.err(`${o.config}: not served: the config is invalid (see the errors above)\n`);

@@ -11,6 +11,7 @@ import type { NodeInfo } from '../envoy-api/discovery-codec.js';
 import type { ComparisonSummary } from '../proxy/data-plane.js';
 import { TYPE_SHORT_NAMES, type ServedTypeUrl } from '../xds/snapshot.js';
 import type { ControlPlane } from './control-plane.js';
+import { ListenError } from './listen-error.js';
 
 export interface AdminOptions {
   readonly controlPlane: ControlPlane;
@@ -128,7 +129,7 @@ export class AdminServer {
 
   async listen(host: string, port: number): Promise<number> {
     await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
+      this.server.once('error', (e) => reject(new ListenError('the admin endpoint', host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`, e)));
       this.server.listen(port, host, () => resolve());
     });
     return (this.server.address() as AddressInfo).port;

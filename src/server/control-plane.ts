@@ -8,6 +8,7 @@ import { buildModel } from '../model/build.js';
 import type { Model } from '../model/types.js';
 import { AdsServer } from '../xds/ads-server.js';
 import { InconsistentSnapshotError, SnapshotCache } from '../xds/snapshot-cache.js';
+import { ListenError } from './listen-error.js';
 import { createXdsMetrics, type XdsMetrics } from '../xds/xds-metrics.js';
 
 export interface ConfigEvent {
@@ -77,7 +78,9 @@ export class ControlPlane {
   async start(o: { xds: string; watch: boolean }): Promise<boolean> {
     const first = await this.source.reload('startup');
     if (!first.ok) return false;
-    await this.ads.listen(o.xds);
+    await this.ads.listen(o.xds).catch((e: unknown) => {
+      throw new ListenError('xDS', o.xds, e);
+    });
     if (o.watch) this.source.watch();
     return true;
   }
