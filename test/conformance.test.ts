@@ -11,7 +11,7 @@ import { formatDocument } from '../src/cli/output.js';
 import type { JsonObject, TypedJson } from '../src/envoy-api/proto-json.js';
 import { TypeUrl } from '../src/envoy-api/type-urls.js';
 import type { EnvoyResources } from '../src/translate/resources.js';
-import type { DataPlane, RuntimeValues } from '../src/proxy/data-plane.js';
+import type { DataPlane, RuntimeValues } from '../src/proxy/index.js';
 import { envoyBinary, requireEnvoy, startEnvoy, type RunningEnvoy } from './helpers/envoy.js';
 import { writeFileXds } from './helpers/file-xds.js';
 import { freePort } from './helpers/ports.js';

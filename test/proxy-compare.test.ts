@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { JsonObject, TypedJson } from '../src/envoy-api/proto-json.js';
-import type { ComparisonSummary, Difference, MirrorDifferences } from '../src/proxy/data-plane.js';
-import { parseResources } from '../src/proxy/parse-resources.js';
+import type { ComparisonSummary, Difference, MirrorDifferences } from '../src/proxy/index.js';
+import { parseResources } from '../src/proxy/resources/parse-resources.js';
 import { startControlPlane, type TestControlPlane } from './helpers/control-plane.js';
 import { freePort } from './helpers/ports.js';
 import { closeAll, compileYaml, send, sleep, startBackend, startFrontPlane, type Backend, type FrontPlane, type Received, type Reply } from './helpers/proxy-harness.js';

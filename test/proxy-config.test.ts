@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { JsonObject, TypedJson } from '../src/envoy-api/proto-json.js';
 import { DataPlaneErrorCode, type ApplyResult } from '../src/proxy/errors.js';
-import { parseResources } from '../src/proxy/parse-resources.js';
+import { parseResources } from '../src/proxy/resources/parse-resources.js';
 import { loadConfigFile } from '../src/config/load.js';
 import { buildModel } from '../src/model/build.js';
 import { translate, type EnvoyResources } from '../src/translate/resources.js';

@@ -1,7 +1,7 @@
 // The mirror connect backoff as a timeline: 50 ms after the first failure, doubling to 1 s, reset by a success.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { ConnectBackoff } from '../src/proxy/connect-backoff.js';
+import { ConnectBackoff } from '../src/proxy/mirror/connect-backoff.js';
 
 it('blocks for a doubling while after each failure, and not at all after a success', () => {
   const b = new ConnectBackoff();

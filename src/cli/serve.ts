@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { pino, type Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { parseHostPort } from '../config/address.js';
-import { createDataPlane } from '../proxy/data-plane.js';
+import { createDataPlane } from '../proxy/index.js';
 import { AdminServer } from '../server/admin-server.js';
 import { feedBuiltinDataPlane } from '../server/builtin-data-plane.js';
 import { DEFAULT_NODE_CLUSTER } from '../translate/bootstrap.js';

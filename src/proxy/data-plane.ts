@@ -9,7 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { ByteBudget } from './body-tee.js';
+import { ByteBudget } from './byte-budget.js';
 import { ClusterManager } from './cluster-manager.js';
 import type { RouteConfigSpec } from './data-plane-config.js';
 import { DataPlaneClosedError, InvalidResourcesError, ListenerBindError, type ApplyResult } from './errors.js';
@@ -17,17 +17,11 @@ import { handleExchange } from './exchange.js';
 import { ListenerSet, listenerKey, type BoundListener } from './listener-set.js';
 import { sendLocalReply } from './local-reply.js';
 import { DataPlaneMetrics } from './metrics.js';
-import { MirrorComparisons, type ComparisonSummary } from './mirror-comparisons.js';
-import { MirrorDispatcher } from './mirror-dispatcher.js';
-import { parseResources, type XdsResourceSet } from './parse-resources.js';
+import { MirrorComparisons, type ComparisonSummary } from './compare/mirror-comparisons.js';
+import { MirrorDispatcher } from './mirror/mirror-dispatcher.js';
+import { parseResources, type XdsResourceSet } from './resources/parse-resources.js';
 import { defaultLocalAddress } from './request-headers.js';
-import { runtimeOverrides, type RuntimeOverrides, type RuntimeValues } from './runtime-fraction.js';
-
-export { DataPlaneErrorCode, type ApplyError, type ApplyResult, type ResourceProblem } from './errors.js';
-export type { BoundListener } from './listener-set.js';
-export type { ComparisonSummary, Difference, MirrorDifferences } from './mirror-comparisons.js';
-export type { XdsResourceSet } from './parse-resources.js';
-export type { RuntimeValue, RuntimeValues } from './runtime-fraction.js';
+import { runtimeOverrides, type RuntimeOverrides, type RuntimeValues } from './mirror/runtime-fraction.js';
 
 export interface DataPlaneOptions {
   /** Unread request-body bytes one copy may hold before it is dropped. Default 1 MiB (Envoy's buffer limit). */

@@ -7,17 +7,17 @@ import { performance } from 'node:perf_hooks';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Pool } from 'undici';
-import { BodyTee } from './body-tee.js';
+import { BodyTee } from './mirror/body-tee.js';
 import { upstreamRequestOptions, type ClusterManager, type UpstreamCluster } from './cluster-manager.js';
 import type { PrimaryTarget, RouteConfigSpec, RouteSpec } from './data-plane-config.js';
 import { HeaderList } from './header-list.js';
 import { sendLocalReply, type LocalReplyReason } from './local-reply.js';
 import { statusClass, type DataPlaneMetrics } from './metrics.js';
-import type { MirrorDispatcher } from './mirror-dispatcher.js';
-import { ResponseTap } from './response-capture.js';
+import type { MirrorDispatcher } from './mirror/mirror-dispatcher.js';
+import { ResponseTap } from './compare/response-capture.js';
 import { finalizeRouteHeaders, sanitizeDownstreamHeaders } from './request-headers.js';
 import { firstMatchingRoute } from './route-table.js';
-import type { RuntimeOverrides } from './runtime-fraction.js';
+import type { RuntimeOverrides } from './mirror/runtime-fraction.js';
 import { classifyUpstreamError, type UpstreamFailure } from './upstream-error.js';
 
 export interface ExchangeContext {

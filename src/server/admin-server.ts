@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { formatProblem } from '../config/problems.js';
 import type { NodeInfo } from '../envoy-api/discovery-codec.js';
-import type { ComparisonSummary } from '../proxy/data-plane.js';
+import type { ComparisonSummary } from '../proxy/index.js';
 import { TYPE_SHORT_NAMES, type ServedTypeUrl } from '../xds/snapshot.js';
 import type { ControlPlane } from './control-plane.js';
 import { ListenError } from './listen-error.js';

@@ -4,8 +4,8 @@ import type { Logger } from 'pino';
 import type { NodeInfo } from '../envoy-api/discovery-codec.js';
 import type { JsonObject, TypedJson } from '../envoy-api/proto-json.js';
 import { TypeUrl } from '../envoy-api/type-urls.js';
-import type { DataPlane, RuntimeValues } from '../proxy/data-plane.js';
-import { runtimeValuesFromLayer } from '../proxy/runtime-fraction.js';
+import type { DataPlane, RuntimeValues } from '../proxy/index.js';
+import { runtimeValuesFromLayer } from '../proxy/index.js';
 import type { SnapshotCache } from '../xds/snapshot-cache.js';
 import type { Snapshot } from '../xds/snapshot.js';
 

@@ -1,6 +1,6 @@
 // Response comparison has no Envoy field, so each route carries the compare specs of the mirror
 // policies in effect on it in `metadata.filter_metadata`, which Envoy accepts and ignores; the
-// built-in data path reads them back (src/proxy/parse-mirror-compare.ts). Keyed by runtime_key,
+// built-in data path reads them back (src/proxy/resources/parse-mirror-compare.ts). Keyed by runtime_key,
 // unique across the file, so a spec finds its policy whichever level the policy is declared at.
 import { MIRROR_COMPARE_METADATA, type MirrorCompareMetadata } from '../envoy-api/metadata.js';
 import type { JsonObject } from '../envoy-api/proto-json.js';

@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { parseConfig } from '../../src/config/load.js';
 import { buildModel } from '../../src/model/build.js';
-import { createDataPlane, type DataPlane, type DataPlaneOptions } from '../../src/proxy/data-plane.js';
+import { createDataPlane, type DataPlane, type DataPlaneOptions } from '../../src/proxy/index.js';
 import { translate, type EnvoyResources } from '../../src/translate/resources.js';
 import { freePort } from './ports.js';
 import { arrivals, closeServer, listenOnLoopback } from './recording-backend.js';

@@ -2,11 +2,11 @@
 // response against the primary's, counted once as match, mismatch or incomplete (either side failed,
 // was cut off, or the copy was never sent), and the last mismatches kept for GET /mirror_diffs.
 import type { Logger } from 'pino';
-import type { ByteBudget } from './body-tee.js';
-import type { CompareSpec, RouteLabels } from './data-plane-config.js';
-import type { DataPlaneMetrics } from './metrics.js';
+import type { ByteBudget } from '../byte-budget.js';
+import type { CompareSpec, RouteLabels } from '../data-plane-config.js';
+import type { DataPlaneMetrics } from '../metrics.js';
 import { ResponseCapture, type CapturedResponse, type ResponseTap } from './response-capture.js';
-import type { HeaderChange } from './request-headers.js';
+import type { HeaderChange } from '../request-headers.js';
 import { compareResponses, type Difference } from './response-compare.js';
 
 export type { Difference } from './response-compare.js';

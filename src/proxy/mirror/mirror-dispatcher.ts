@@ -2,23 +2,25 @@
 // request's one random value, resolve the cluster (a cluster_header's first value), then send a
 // copy with the shadow's headers and a tee of the body. Copies are fire-and-forget: their responses
 // are drained and discarded (captured first for a policy that compares them; see
-// mirror-comparisons.ts), and nothing about them reaches the primary exchange.
+// compare/mirror-comparisons.ts), and nothing about them reaches the primary exchange.
 // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto#config-route-v3-routeaction-requestmirrorpolicy
 import { performance } from 'node:perf_hooks';
 import { finished } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import type { Pool } from 'undici';
-import { CopyBody, type BodyTee, type ByteBudget } from './body-tee.js';
-import { upstreamRequestOptions, type ClusterManager, type UpstreamCluster } from './cluster-manager.js';
-import type { MirrorPolicySpec, RouteLabels, RouteSpec } from './data-plane-config.js';
-import type { HeaderList } from './header-list.js';
-import { statusClass, type DataPlaneMetrics, type MirrorDropReason } from './metrics.js';
-import type { MirrorComparisons } from './mirror-comparisons.js';
-import type { ResponseTap } from './response-capture.js';
-import { headerChanges, shadowHeaders, type ShadowHeaderOptions } from './request-headers.js';
+import type { ByteBudget } from '../byte-budget.js';
+import { CopyBody, type BodyTee } from './body-tee.js';
+import { upstreamRequestOptions, type ClusterManager, type UpstreamCluster } from '../cluster-manager.js';
+import type { MirrorPolicySpec, RouteLabels, RouteSpec } from '../data-plane-config.js';
+import type { HeaderList } from '../header-list.js';
+import { statusClass, type DataPlaneMetrics } from '../metrics.js';
+import type { MirrorDropReason } from './drop-reason.js';
+import type { MirrorComparisons } from '../compare/mirror-comparisons.js';
+import type { ResponseTap } from '../compare/response-capture.js';
+import { headerChanges, shadowHeaders, type ShadowHeaderOptions } from '../request-headers.js';
 import { effectiveFraction, fractionEnabled, type RuntimeOverrides } from './runtime-fraction.js';
 import { ConnectBackoff } from './connect-backoff.js';
-import { classifyUpstreamError } from './upstream-error.js';
+import { classifyUpstreamError } from '../upstream-error.js';
 
 export interface MirrorRequest {
   readonly route: RouteSpec;

@@ -4,7 +4,7 @@
 // 30.7 means 30 — and anything else leaves the default in force. The request is in when
 // `random % denominator < numerator`. Checked against Envoy 1.40's admin layer (test/conformance.test.ts).
 // https://www.envoyproxy.io/docs/envoy/latest/configuration/operations/runtime#config-runtime-numerics
-import type { Denominator, FractionalPercent } from './data-plane-config.js';
+import type { Denominator, FractionalPercent } from '../data-plane-config.js';
 
 export type RuntimeValue = number | string | boolean | { readonly numerator?: number; readonly denominator?: string };
 

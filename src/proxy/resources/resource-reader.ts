@@ -1,7 +1,7 @@
 // Reads Envoy resources in proto3 JSON form field by field, recording every problem with its path
 // instead of stopping at the first. A field that nobody reads is reported as unsupported: the data
 // path implements a subset of Envoy, and silently ignoring the rest would make it behave differently.
-import type { ResourceProblem } from './errors.js';
+import type { ResourceProblem } from '../errors.js';
 
 export class ProblemList {
   readonly items: ResourceProblem[] = [];

@@ -10,12 +10,12 @@ import type {
   RouteConfigSpec,
   RouteSpec,
   VirtualHostSpec,
-} from './data-plane-config.js';
+} from '../data-plane-config.js';
 import { parseMirrorCompare, withCompareSpecs } from './parse-mirror-compare.js';
 import type { JsonFields } from './resource-reader.js';
-import { compileSafeRegex, type SafeRegex } from '../safe-regex/safe-regex.js';
-import { RouteMatcher, type HeaderRule, type PathRule, type ValueRule } from './route-table.js';
-import { VirtualHostIndex } from './virtual-host-match.js';
+import { compileSafeRegex, type SafeRegex } from '../../safe-regex/safe-regex.js';
+import { RouteMatcher, type HeaderRule, type PathRule, type ValueRule } from '../route-table.js';
+import { VirtualHostIndex } from '../virtual-host-match.js';
 
 /** Envoy's route timeout when none is set. */
 const DEFAULT_ROUTE_TIMEOUT_MS = 15_000;

@@ -4,9 +4,9 @@
 // A service that echoes its request (httpbin's /headers, seed 003) echoes what mirroring changes by
 // design (the -shadow Host, x-envoy-internal, x-forwarded-for, the policy's header mutations): a JSON
 // member named after such a header, holding exactly the primary's and the copy's values, is no difference.
-import type { CompareSpec } from './data-plane-config.js';
-import { formatLocation, pathMatches, type JsonPath } from '../json-path/json-path.js';
-import type { HeaderChange } from './request-headers.js';
+import type { CompareSpec } from '../data-plane-config.js';
+import { formatLocation, pathMatches, type JsonPath } from '../../json-path/json-path.js';
+import type { HeaderChange } from '../request-headers.js';
 import type { CapturedResponse } from './response-capture.js';
 
 /** One way the responses differ. `field` is 'status', 'header:NAME', 'body' or 'json:$.path'. */

@@ -1,9 +1,9 @@
 // The four resource lists → one DataPlaneConfig, or every problem found in them. Like an Envoy NACK,
 // any problem rejects the whole set.
-import type { TypedJson } from '../envoy-api/proto-json.js';
-import { TypeUrl } from '../envoy-api/type-urls.js';
-import type { ClusterSpec, DataPlaneConfig, EndpointSpec, ListenerSpec, RouteConfigSpec } from './data-plane-config.js';
-import type { ResourceProblem } from './errors.js';
+import type { TypedJson } from '../../envoy-api/proto-json.js';
+import { TypeUrl } from '../../envoy-api/type-urls.js';
+import type { ClusterSpec, DataPlaneConfig, EndpointSpec, ListenerSpec, RouteConfigSpec } from '../data-plane-config.js';
+import type { ResourceProblem } from '../errors.js';
 import { parseCluster, parseLoadAssignment, type ParsedCluster } from './parse-cluster.js';
 import { parseListener } from './parse-listener.js';
 import { parseRouteConfiguration } from './parse-route-configuration.js';

@@ -1,9 +1,9 @@
 // A route's `metadata` → the compare spec of each mirror policy in effect on it. Envoy has no
 // response comparison; shadowplane writes it under filter_metadata[MIRROR_COMPARE_METADATA], keyed
 // by the policy's runtime_key (src/translate/mirror-compare.ts), and Envoy ignores it.
-import { MIRROR_COMPARE_METADATA } from '../envoy-api/metadata.js';
-import type { CompareSpec, MirrorPolicySpec } from './data-plane-config.js';
-import { parseJsonPath, type JsonPath } from '../json-path/json-path.js';
+import { MIRROR_COMPARE_METADATA } from '../../envoy-api/metadata.js';
+import type { CompareSpec, MirrorPolicySpec } from '../data-plane-config.js';
+import { parseJsonPath, type JsonPath } from '../../json-path/json-path.js';
 import type { JsonFields } from './resource-reader.js';
 
 interface CompareEntry {

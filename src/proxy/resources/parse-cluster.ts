@@ -1,7 +1,7 @@
 // Cluster and ClusterLoadAssignment (proto3 JSON) → ClusterSpec.
 // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/cluster/v3/cluster.proto
 import { isIP } from 'node:net';
-import type { ClusterLimits, ClusterSpec, EndpointSpec } from './data-plane-config.js';
+import type { ClusterLimits, ClusterSpec, EndpointSpec } from '../data-plane-config.js';
 import type { JsonFields } from './resource-reader.js';
 
 /** Envoy's defaults: cluster connect_timeout 5 s, and 1024 for each circuit breaker threshold. */

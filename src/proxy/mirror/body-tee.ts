@@ -4,28 +4,8 @@
 // go over is dropped. Nothing is buffered whole.
 import type { IncomingMessage } from 'node:http';
 import { PassThrough, Readable } from 'node:stream';
-import type { MirrorDropReason } from './metrics.js';
-
-/** Bytes held for copies across all requests. */
-export class ByteBudget {
-  private used = 0;
-  constructor(
-    private readonly limit: number,
-    private readonly onChange: (used: number) => void,
-  ) {}
-
-  take(n: number): boolean {
-    if (this.used + n > this.limit) return false;
-    this.used += n;
-    this.onChange(this.used);
-    return true;
-  }
-
-  give(n: number): void {
-    this.used -= n;
-    this.onChange(this.used);
-  }
-}
+import type { ByteBudget } from '../byte-budget.js';
+import type { MirrorDropReason } from './drop-reason.js';
 
 class CopyDroppedError extends Error {
   override readonly name = 'CopyDroppedError';

@@ -2,7 +2,7 @@
 // over RDS, with the router as its only HTTP filter (what shadowplane's compiler emits).
 // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/listener/v3/listener.proto
 import { isIP } from 'node:net';
-import type { ListenerSpec } from './data-plane-config.js';
+import type { ListenerSpec } from '../data-plane-config.js';
 import type { JsonFields } from './resource-reader.js';
 
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';

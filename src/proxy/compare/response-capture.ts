@@ -5,8 +5,8 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { ByteBudget } from './body-tee.js';
-import type { CompareSpec } from './data-plane-config.js';
+import type { ByteBudget } from '../byte-budget.js';
+import type { CompareSpec } from '../data-plane-config.js';
 
 export interface CapturedResponse {
   readonly status: number;
