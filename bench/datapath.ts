@@ -8,7 +8,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { formatDocument } from '../src/cli/output.js';
+import { formatDocument } from '../src/envoy-api/document-format.js';
 import { adsBootstrap } from '../src/translate/bootstrap.js';
 import { rssMiB } from './proc-stats.js';
 import { freePort, REPO_ROOT, sleep, waitFor } from './util.js';

@@ -6,11 +6,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { decodeTyped } from '../src/envoy-api/proto-json.js';
+import { RTDS_LAYER_NAME } from '../src/envoy-api/metadata.js';
+import { resourceReferences } from '../src/envoy-api/resource-references.js';
 import { TypeUrl } from '../src/envoy-api/type-urls.js';
-import { formatDocument } from '../src/cli/output.js';
+import { formatDocument } from '../src/envoy-api/document-format.js';
 import { adsBootstrap } from '../src/translate/bootstrap.js';
 import { AdsClient } from '../src/xds-client/ads-client.js';
-import { edsNames, rdsNames } from '../src/xds-client/envoy-like-subscriber.js';
 import { DeltaClient } from './delta-client.js';
 import { generateConfig } from './gen-config.js';
 import { cpuSeconds, rssMiB } from './proc-stats.js';
@@ -40,10 +41,10 @@ class SimProxy {
 
   constructor(target: string, id: string, mode: 'sotw' | 'delta') {
     const node = { id, cluster: 'bench' };
-    // Which endpoints and routes to ask for, read from clusters and listeners the way the data path's subscriber does.
+    // Which endpoints and routes to ask for, read from clusters and listeners as every xDS client here reads them.
     const decode = (values: ReadonlyArray<{ typeUrl: string; value: Uint8Array }>) => values.map((v) => decodeTyped(v.typeUrl, v.value));
-    const eds = (values: ReadonlyArray<{ typeUrl: string; value: Uint8Array }>): string[] => edsNames(decode(values));
-    const rds = (values: ReadonlyArray<{ typeUrl: string; value: Uint8Array }>): string[] => rdsNames(decode(values));
+    const eds = (values: ReadonlyArray<{ typeUrl: string; value: Uint8Array }>): readonly string[] => resourceReferences({ clusters: decode(values) }).endpoints;
+    const rds = (values: ReadonlyArray<{ typeUrl: string; value: Uint8Array }>): readonly string[] => resourceReferences({ listeners: decode(values) }).routes;
     if (mode === 'sotw') {
       const c: AdsClient = new AdsClient({
         target,
@@ -56,7 +57,7 @@ class SimProxy {
         },
       });
       c.start();
-      c.subscribe(TypeUrl.Runtime, ['shadowplane_mirrors']);
+      c.subscribe(TypeUrl.Runtime, [RTDS_LAYER_NAME]);
       c.subscribe(TypeUrl.Cluster, []);
       c.subscribe(TypeUrl.Listener, []);
       this.close = () => c.close();
@@ -67,7 +68,7 @@ class SimProxy {
         if (r.typeUrl === TypeUrl.ClusterLoadAssignment) this.lastEdsAt = performance.now();
       });
       c.start();
-      c.subscribe(TypeUrl.Runtime, ['shadowplane_mirrors']);
+      c.subscribe(TypeUrl.Runtime, [RTDS_LAYER_NAME]);
       c.subscribe(TypeUrl.Cluster, []);
       c.subscribe(TypeUrl.Listener, []);
       this.close = () => c.close();

@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { formatDocument } from '../src/cli/output.js';
+import { formatDocument } from '../src/envoy-api/document-format.js';
 import { TypeUrl } from '../src/envoy-api/type-urls.js';
 import { adsBootstrap } from '../src/translate/bootstrap.js';
 import { eventually, startControlPlane, type TestControlPlane } from './helpers/control-plane.js';

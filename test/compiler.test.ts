@@ -1,12 +1,13 @@
 // The compiler as tables: config fragments in, Envoy resources (as Envoy receives them) out.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { ResourceSet } from '../src/envoy-api/resource-set.js';
 import { parseConfig } from '../src/config/load.js';
 import { canonicalize, encodeTyped, type JsonObject, type TypedJson } from '../src/envoy-api/proto-json.js';
 import { buildModel } from '../src/model/build.js';
 import { fractionFromPercent, normalizeFraction } from '../src/model/fraction.js';
 import type { Model } from '../src/model/types.js';
-import { translate, type EnvoyResources } from '../src/translate/resources.js';
+import { translate } from '../src/translate/resources.js';
 
 function compile(text: string): Model {
   const r = parseConfig(text, 'test.yaml');
@@ -350,7 +351,7 @@ clusters:
   - { name: b, endpoints: ["127.0.0.1:2"] }
   - { name: m1, endpoints: ["127.0.0.1:3"] }
 `;
-  const names = (r: EnvoyResources): string[][] => [r.listeners.map((l) => String(l.name)), r.clusters.map((c) => String(c.name))];
+  const names = (r: ResourceSet): string[][] => [r.listeners.map((l) => String(l.name)), r.clusters.map((c) => String(c.name))];
   const model = compile(text);
   const cases: Array<[string, { id: string; cluster?: string } | undefined, string[][]]> = [
     ['no node: everything', undefined, [['edge', 'internal', 'everyone'], ['a', 'b', 'm1']]],
@@ -362,7 +363,7 @@ clusters:
 });
 
 describe('stability', () => {
-  const bytes = (r: EnvoyResources): string[] =>
+  const bytes = (r: ResourceSet): string[] =>
     [...r.listeners, ...r.routes, ...r.clusters, ...r.endpoints].map((x: TypedJson) => Buffer.from(encodeTyped(x)).toString('hex'));
 
   it('the same config compiles to byte-identical resources', () => {

@@ -7,10 +7,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { formatDocument } from '../src/cli/output.js';
+import type { ResourceSet } from '../src/envoy-api/resource-set.js';
+import { formatDocument } from '../src/envoy-api/document-format.js';
 import type { JsonObject, TypedJson } from '../src/envoy-api/proto-json.js';
 import { TypeUrl } from '../src/envoy-api/type-urls.js';
-import type { EnvoyResources } from '../src/translate/resources.js';
 import type { DataPlane, RuntimeValues } from '../src/proxy/index.js';
 import { envoyBinary, requireEnvoy, startEnvoy, type RunningEnvoy } from './helpers/envoy.js';
 import { writeFileXds } from './helpers/file-xds.js';
@@ -104,7 +104,7 @@ const EDS = { ads: {}, resource_api_version: 'V3' };
  * What the YAML cannot say, added to the resources both targets get: a route to a cluster that does
  * not exist, and an EDS cluster whose assignment has no endpoints.
  */
-function withUnreachableClusters(r: EnvoyResources): EnvoyResources {
+function withUnreachableClusters(r: ResourceSet): ResourceSet {
   const routes = structuredClone(r.routes) as Array<TypedJson & { virtual_hosts: Array<{ name: string; routes: JsonObject[] }> }>;
   const main = routes[0]!.virtual_hosts.find((v) => v.name === 'main')!;
   const mirror = [{ cluster: 'mirror-a', runtime_fraction: { default_value: { numerator: 100 }, runtime_key: 'conformance.unreachable' } }];

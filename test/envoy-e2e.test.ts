@@ -7,7 +7,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { formatDocument } from '../src/cli/output.js';
+import { formatDocument } from '../src/envoy-api/document-format.js';
 import { parseConfig } from '../src/config/load.js';
 import { buildModel } from '../src/model/build.js';
 import { translate } from '../src/translate/resources.js';

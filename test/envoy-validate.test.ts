@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfigFile } from '../src/config/load.js';
-import { canonicalResources } from '../src/cli/render.js';
+import { canonicalResources } from '../src/envoy-api/resource-set.js';
 import { buildModel } from '../src/model/build.js';
 import { adsBootstrap, staticBootstrap } from '../src/translate/bootstrap.js';
 import { translate } from '../src/translate/resources.js';

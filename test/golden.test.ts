@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfigFile } from '../src/config/load.js';
 import { buildModel } from '../src/model/build.js';
-import { canonicalResources } from '../src/cli/render.js';
+import { canonicalResources } from '../src/envoy-api/resource-set.js';
 import { translate } from '../src/translate/resources.js';
 import { exampleConfigs, REPO_ROOT } from './helpers/repo.js';
 

@@ -6,17 +6,18 @@ import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { ResourceSet } from '../src/envoy-api/resource-set.js';
 import type { JsonObject, TypedJson } from '../src/envoy-api/proto-json.js';
 import { DataPlaneErrorCode, type ApplyResult } from '../src/proxy/errors.js';
 import { parseResources } from '../src/proxy/resources/parse-resources.js';
 import { loadConfigFile } from '../src/config/load.js';
 import { buildModel } from '../src/model/build.js';
-import { translate, type EnvoyResources } from '../src/translate/resources.js';
+import { translate } from '../src/translate/resources.js';
 import { freePort } from './helpers/ports.js';
 import { exampleConfigs, REPO_ROOT } from './helpers/repo.js';
 import { closeAll, compileYaml, send, sleep, startBackend, startPlane, type Backend, type TestPlane } from './helpers/proxy-harness.js';
 
-function config(listeners: ReadonlyArray<{ name: string; port: number; cluster: string; prefix?: string }>, ports: Record<string, number>): EnvoyResources {
+function config(listeners: ReadonlyArray<{ name: string; port: number; cluster: string; prefix?: string }>, ports: Record<string, number>): ResourceSet {
   return compileYaml(`
 listeners:
 ${listeners
@@ -34,7 +35,7 @@ ${Object.entries(ports)
 }
 
 /** A deep copy of `r` whose first route configuration is edited by `edit`. */
-function editRoutes(r: EnvoyResources, edit: (rc: JsonObject & { virtual_hosts: JsonObject[] }) => void): EnvoyResources {
+function editRoutes(r: ResourceSet, edit: (rc: JsonObject & { virtual_hosts: JsonObject[] }) => void): ResourceSet {
   const routes = structuredClone(r.routes) as TypedJson[];
   edit(routes[0] as TypedJson & { virtual_hosts: JsonObject[] });
   return { ...r, routes };
@@ -70,7 +71,7 @@ describe('data plane config', () => {
   let plane: TestPlane;
   let port = 0;
   let ports: Record<string, number> = {};
-  let base: EnvoyResources;
+  let base: ResourceSet;
 
   before(async () => {
     a = await startBackend('a');

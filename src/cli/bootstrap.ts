@@ -2,8 +2,9 @@ import { parseHostPort } from '../config/address.js';
 import { adsBootstrap, staticBootstrap } from '../translate/bootstrap.js';
 import { translate } from '../translate/resources.js';
 import { compileFile } from './compile.js';
-import { canonicalResources } from './render.js';
-import { formatDocument, parseFormat, UsageError, type Io } from './output.js';
+import { formatDocument } from '../envoy-api/document-format.js';
+import { canonicalResources } from '../envoy-api/resource-set.js';
+import { parseFormat, UsageError, type Io } from './output.js';
 
 export interface BootstrapOptions {
   readonly xds?: string;

@@ -1,19 +1,9 @@
-import { stringify } from 'yaml';
-
-export type OutputFormat = 'json' | 'yaml';
+import type { OutputFormat } from '../envoy-api/document-format.js';
 
 export function parseFormat(value: string | undefined, fallback: OutputFormat): OutputFormat {
   if (value === undefined) return fallback;
   if (value === 'json' || value === 'yaml') return value;
   throw new UsageError(`--format must be json or yaml, not "${value}"`);
-}
-
-/**
- * YAML is written with the 1.1 schema because Envoy reads it with yaml-cpp (YAML 1.1), where a bare
- * `n`, `yes` or `on` is a boolean: a node id "n" must come out quoted.
- */
-export function formatDocument(value: unknown, format: OutputFormat): string {
-  return format === 'json' ? `${JSON.stringify(value, null, 2)}\n` : stringify(value, { lineWidth: 0, version: '1.1', aliasDuplicateObjects: false });
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

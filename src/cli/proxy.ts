@@ -5,8 +5,9 @@ import { pino } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { parseHostPort } from '../config/address.js';
 import { ListenError } from '../server/listen-error.js';
-import { createDataPlane, formatResourceProblem, runtimeValuesFromLayer } from '../proxy/index.js';
-import { DEFAULT_NODE_CLUSTER, RTDS_LAYER_NAME } from '../translate/bootstrap.js';
+import { RTDS_LAYER_NAME } from '../envoy-api/metadata.js';
+import { createDataPlane, formatResourceProblem, runtimeValuesFromLayers } from '../proxy/index.js';
+import { DEFAULT_NODE_CLUSTER } from '../translate/bootstrap.js';
 import { EnvoyLikeSubscriber } from '../xds-client/envoy-like-subscriber.js';
 import { routeGrpcLogs } from '../server/grpc-log.js';
 import { logLevel, UsageError, type Io } from './output.js';
@@ -35,8 +36,7 @@ export async function proxyCommand(o: ProxyOptions, _io: Io): Promise<number> {
     node: { id: o.nodeId, cluster: o.nodeCluster ?? DEFAULT_NODE_CLUSTER },
     runtimeLayers: [RTDS_LAYER_NAME],
     apply: async (set) => {
-      const { runtime, ...resources } = set;
-      const r = await plane.apply(resources, runtimeValuesFromLayer(runtime));
+      const r = await plane.apply(set, runtimeValuesFromLayers(set.runtime ?? []));
       if (r.ok) {
         applied = true;
         return undefined;

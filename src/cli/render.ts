@@ -1,22 +1,13 @@
-import { canonicalize } from '../envoy-api/proto-json.js';
-import { translate, type EnvoyResources } from '../translate/resources.js';
+import { formatDocument } from '../envoy-api/document-format.js';
+import { canonicalResources } from '../envoy-api/resource-set.js';
+import { translate } from '../translate/resources.js';
 import { compileFile } from './compile.js';
-import { formatDocument, parseFormat, UsageError, type Io } from './output.js';
+import { parseFormat, UsageError, type Io } from './output.js';
 
 export interface RenderOptions {
   readonly node?: string;
   readonly nodeCluster?: string;
   readonly format?: string;
-}
-
-/** Each resource as Envoy receives it (encoded with Envoy's definitions and decoded back). */
-export function canonicalResources(r: EnvoyResources): EnvoyResources {
-  return {
-    listeners: r.listeners.map((x) => canonicalize(x)),
-    routes: r.routes.map((x) => canonicalize(x)),
-    clusters: r.clusters.map((x) => canonicalize(x)),
-    endpoints: r.endpoints.map((x) => canonicalize(x)),
-  };
 }
 
 /** `shadowplane render FILE [--node ID] [--node-cluster C] [--format json|yaml]` */

@@ -1,6 +1,7 @@
 // The YAML file's shape, checked with zod. Field names follow Envoy's (snake_case) so each one reads
 // as the Envoy field it compiles to. Every field is documented in README.md's reference.
 import { z } from 'zod';
+import { DENOMINATOR_TYPES } from '../envoy-api/envoy-defaults.js';
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const name = z.string().regex(NAME_RE, 'must start with a letter or digit and hold only letters, digits, ".", "_" or "-"');
@@ -50,7 +51,7 @@ const headerList = z.union([
 
 const fraction = z.strictObject({
   numerator: z.number().int().min(0),
-  denominator: z.enum(['HUNDRED', 'TEN_THOUSAND', 'MILLION']),
+  denominator: z.enum(DENOMINATOR_TYPES),
 });
 
 /** Largest compare.max_body_bytes: a compared body is held whole and parsed on the event loop. */

@@ -1,5 +1,6 @@
 // Checks that need the whole file: references between sections, uniqueness, ranges, JSONPaths and
 // the trust warning for header-selected mirrors. Every problem is collected; none stops the pass.
+import { DENOMINATOR_VALUE } from '../envoy-api/envoy-defaults.js';
 import { parseJsonPath } from '../json-path/json-path.js';
 import { compileSafeRegex } from '../safe-regex/safe-regex.js';
 import { isIpLiteral, isWildcardAddress, parseHostPort } from './address.js';
@@ -14,8 +15,6 @@ export const HEADER_TRUST_WARNING =
 
 /** Allowlists are enforced with a route variant per allowed value (and combination); this bounds them. */
 export const MAX_ROUTE_VARIANTS = 64;
-
-const DENOMINATORS = { HUNDRED: 100, TEN_THOUSAND: 10_000, MILLION: 1_000_000 } as const;
 
 class ProblemList {
   readonly items: UnplacedProblem[] = [];
@@ -62,7 +61,7 @@ function checkPercent(m: MirrorConfig, path: FieldPath, out: ProblemList): void 
       out.add(error(ProblemCode.PERCENT_RANGE, [...path, 'percent'], `percent ${p} is finer than 0.0001`));
     }
   }
-  if (m.fraction !== undefined && m.fraction.numerator > DENOMINATORS[m.fraction.denominator]) {
+  if (m.fraction !== undefined && m.fraction.numerator > DENOMINATOR_VALUE[m.fraction.denominator]) {
     out.add(
       error(
         ProblemCode.PERCENT_RANGE,

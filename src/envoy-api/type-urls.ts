@@ -18,6 +18,12 @@ export const TypeUrl = {
 
 export type TypeUrl = (typeof TypeUrl)[keyof typeof TypeUrl];
 
+/**
+ * The key of the upstream HTTP options in Cluster.typed_extension_protocol_options: the extension's
+ * name, which Envoy takes to be the message name.
+ */
+export const HTTP_PROTOCOL_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+
 /** `type.googleapis.com/a.b.C` → `a.b.C`; any host part before the last `/` is ignored, as protobuf does. */
 export function messageNameOf(typeUrl: string): string {
   return typeUrl.slice(typeUrl.lastIndexOf('/') + 1);

@@ -1,6 +1,6 @@
 // Config → Model: names resolved, defaults applied, runtime keys fixed, the result frozen.
 // Input is a config that passed validation, so references are known to resolve.
-import { parseHostPort } from '../config/address.js';
+import { isIpLiteral, parseHostPort } from '../config/address.js';
 import { defaultRuntimeKey, routeKey, type MirrorScope } from '../config/runtime-keys.js';
 import {
   DURATION_RE,
@@ -11,14 +11,11 @@ import {
   type MirrorConfig,
   type RouteConfig,
 } from '../config/schema.js';
-import { isIpLiteral } from '../config/address.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS } from '../envoy-api/envoy-defaults.js';
 import { MIRROR_HEADER_MUTATIONS, MIRROR_HOST_REWRITE, maxVersion } from './envoy-versions.js';
 import { fractionFromPercent, normalizeFraction } from './fraction.js';
 import { deepFreeze } from './freeze.js';
 import type { Cluster, EnvoyFeature, HeaderMutation, MirrorPolicy, Model, ResponseCompare, Route, RouteMatch, StringMatch } from './types.js';
-
-/** Envoy's own default cluster connect timeout. */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 
 /** compare's defaults: the header that most often reveals a changed response, and 64 KiB of body. */
 const DEFAULT_COMPARE_HEADERS: readonly string[] = ['content-type'];

@@ -1,8 +1,14 @@
 // Mirror sampling as Envoy's FractionalPercent, with the smallest exact denominator so the rendered
 // resource reads the way a person would write it (50% → 50/HUNDRED, 0.01% → 1/TEN_THOUSAND).
-import type { Denominator, Fraction } from './types.js';
+import { DENOMINATOR_VALUE, type DenominatorType } from '../envoy-api/envoy-defaults.js';
+import type { Fraction } from './types.js';
 
-const PER_MILLION: Record<Denominator, number> = { HUNDRED: 10_000, TEN_THOUSAND: 100, MILLION: 1 };
+/** Millionths per unit of each denominator: HUNDRED 10 000, TEN_THOUSAND 100, MILLION 1. */
+const PER_MILLION: Readonly<Record<DenominatorType, number>> = {
+  HUNDRED: DENOMINATOR_VALUE.MILLION / DENOMINATOR_VALUE.HUNDRED,
+  TEN_THOUSAND: DENOMINATOR_VALUE.MILLION / DENOMINATOR_VALUE.TEN_THOUSAND,
+  MILLION: 1,
+};
 
 /** Percent with at most four decimals (checked by config validation) → smallest exact fraction. */
 export function fractionFromPercent(percent: number): Fraction {

@@ -1,11 +1,11 @@
 // The compiled config: references resolved, defaults applied, deep-frozen. Everything downstream
 // (translate, and through Envoy resources the data path) reads only this.
+import type { DenominatorType } from '../envoy-api/envoy-defaults.js';
 
-export type Denominator = 'HUNDRED' | 'TEN_THOUSAND' | 'MILLION';
-
+/** A FractionalPercent as Envoy's JSON writes it (e.g. 50/HUNDRED). */
 export interface Fraction {
   readonly numerator: number;
-  readonly denominator: Denominator;
+  readonly denominator: DenominatorType;
 }
 
 export type MirrorTarget =

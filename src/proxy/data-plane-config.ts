@@ -1,16 +1,15 @@
 // What the data path runs on: Envoy resources checked, cross-referenced and compiled into lookup
 // structures. Built once per accepted resource set and never changed; a request keeps the snapshot
 // it started with, so a new config applies to new requests only.
+import type { DenominatorValue } from '../envoy-api/envoy-defaults.js';
 import type { JsonPath } from '../json-path/json-path.js';
 import type { RouteMatcher } from './route-table.js';
 import type { VirtualHostIndex } from './virtual-host-match.js';
 
-/** FractionalPercent's denominators as numbers (HUNDRED, TEN_THOUSAND, MILLION). */
-export type Denominator = 100 | 10_000 | 1_000_000;
-
+/** Envoy's FractionalPercent with its denominator as the number it divides by. */
 export interface FractionalPercent {
   readonly numerator: number;
-  readonly denominator: Denominator;
+  readonly denominator: DenominatorValue;
 }
 
 export type AppendAction = 'APPEND_IF_EXISTS_OR_ADD' | 'ADD_IF_ABSENT' | 'OVERWRITE_IF_EXISTS_OR_ADD' | 'OVERWRITE_IF_EXISTS';

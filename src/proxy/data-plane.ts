@@ -9,6 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { ResourceSet } from '../envoy-api/resource-set.js';
 import { ByteBudget } from './byte-budget.js';
 import { ClusterManager } from './cluster-manager.js';
 import type { RouteConfigSpec } from './data-plane-config.js';
@@ -19,7 +20,7 @@ import { sendLocalReply } from './local-reply.js';
 import { DataPlaneMetrics } from './metrics.js';
 import { MirrorComparisons, type ComparisonSummary } from './compare/mirror-comparisons.js';
 import { MirrorDispatcher } from './mirror/mirror-dispatcher.js';
-import { parseResources, type XdsResourceSet } from './resources/parse-resources.js';
+import { parseResources } from './resources/parse-resources.js';
 import { defaultLocalAddress } from './request-headers.js';
 import { runtimeOverrides, type RuntimeOverrides, type RuntimeValues } from './mirror/runtime-fraction.js';
 
@@ -49,7 +50,7 @@ export interface DataPlane {
    * Validates and applies a complete resource set, and optionally replaces the runtime values.
    * On `{ ok: false }` nothing changed. New requests see the new config; requests in flight finish on the old.
    */
-  apply(resources: XdsResourceSet, runtime?: RuntimeValues): Promise<ApplyResult>;
+  apply(resources: ResourceSet, runtime?: RuntimeValues): Promise<ApplyResult>;
   /** Replaces the runtime values (an RTDS layer): mirror runtime_key overrides. */
   setRuntime(runtime: RuntimeValues): void;
   /** The listeners being served, with their bound ports. */
@@ -93,13 +94,13 @@ class BuiltinDataPlane implements DataPlane {
     this.listenerSet = new ListenerSet((key, req, res) => this.onRequest(key, req, res), deps.logger, o.drainTimeoutMs ?? 5000);
   }
 
-  apply(resources: XdsResourceSet, runtime?: RuntimeValues): Promise<ApplyResult> {
+  apply(resources: ResourceSet, runtime?: RuntimeValues): Promise<ApplyResult> {
     const run = this.applying.then(() => this.applyNow(resources, runtime));
     this.applying = run.catch(() => undefined);
     return run;
   }
 
-  private async applyNow(resources: XdsResourceSet, runtime: RuntimeValues | undefined): Promise<ApplyResult> {
+  private async applyNow(resources: ResourceSet, runtime: RuntimeValues | undefined): Promise<ApplyResult> {
     if (this.closed) return { ok: false, error: new DataPlaneClosedError() };
     const parsed = parseResources(resources);
     if (!parsed.ok) return this.rejected(new InvalidResourcesError(parsed.problems));

@@ -5,5 +5,5 @@ export { createDataPlane, type DataPlane, type DataPlaneDeps, type DataPlaneOpti
 export { DataPlaneErrorCode, formatResourceProblem, type ApplyError, type ApplyResult, type ResourceProblem } from './errors.js';
 export type { BoundListener } from './listener-set.js';
 export type { ComparisonSummary, Difference, MirrorDifferences } from './compare/mirror-comparisons.js';
-export { parseResources, type ParseResult, type XdsResourceSet } from './resources/parse-resources.js';
-export { runtimeValuesFromLayer, type RuntimeValue, type RuntimeValues } from './mirror/runtime-fraction.js';
+export { parseResources, type ParseResult } from './resources/parse-resources.js';
+export { runtimeValuesFromLayers, type RuntimeValue, type RuntimeValues } from './mirror/runtime-fraction.js';

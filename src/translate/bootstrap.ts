@@ -2,13 +2,12 @@
 // embeds rendered resources (for `envoy --mode validate`, or running Envoy without a control plane).
 import { isIpLiteral, parseHostPort } from '../config/address.js';
 import type { JsonObject, TypedJson } from '../envoy-api/proto-json.js';
-import { TypeUrl } from '../envoy-api/type-urls.js';
+import { RTDS_LAYER_NAME } from '../envoy-api/metadata.js';
+import type { ResourceSet } from '../envoy-api/resource-set.js';
+import { HTTP_PROTOCOL_OPTIONS_KEY, TypeUrl } from '../envoy-api/type-urls.js';
 import { ADS_CONFIG_SOURCE } from './config-source.js';
-import type { EnvoyResources } from './resources.js';
 
 export const XDS_CLUSTER_NAME = 'shadowplane_xds';
-/** The RTDS layer every mirror's runtime_key is read from, so percentages can change live. */
-export const RTDS_LAYER_NAME = 'shadowplane_mirrors';
 export const DEFAULT_NODE_CLUSTER = 'shadowplane';
 
 export interface AdsBootstrapOptions {
@@ -58,7 +57,7 @@ export function adsBootstrap(o: AdsBootstrapOptions): JsonObject {
             endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(hp.host, hp.port) } }] }],
           },
           typed_extension_protocol_options: {
-            'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+            [HTTP_PROTOCOL_OPTIONS_KEY]: {
               '@type': TypeUrl.HttpProtocolOptions,
               explicit_http_config: { http2_protocol_options: {} },
             },
@@ -109,7 +108,7 @@ function inlineEndpoints(cluster: TypedJson, endpoints: ReadonlyMap<string, Type
 }
 
 /** A self-contained bootstrap holding the same listeners, routes, clusters and endpoints. */
-export function staticBootstrap(r: EnvoyResources, o: { nodeId: string; adminPort?: number }): JsonObject {
+export function staticBootstrap(r: ResourceSet, o: { nodeId: string; adminPort?: number }): JsonObject {
   const routes = new Map(r.routes.map((rc) => [String(rc.name), rc]));
   const endpoints = new Map(r.endpoints.map((e) => [String(e.cluster_name), e]));
   return {

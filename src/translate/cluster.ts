@@ -1,7 +1,7 @@
 // Cluster → Envoy Cluster: EDS over ADS for IP endpoints, STRICT_DNS / LOGICAL_DNS (with the
 // endpoints inline, as Envoy requires) for names outside the mesh.
 import type { JsonObject, TypedJson } from '../envoy-api/proto-json.js';
-import { TypeUrl } from '../envoy-api/type-urls.js';
+import { HTTP_PROTOCOL_OPTIONS_KEY, TypeUrl } from '../envoy-api/type-urls.js';
 import type { Cluster } from '../model/types.js';
 import { ADS_CONFIG_SOURCE } from './config-source.js';
 import { msToDuration } from './durations.js';
@@ -30,7 +30,7 @@ function protocolOptions(c: Cluster): JsonObject | undefined {
   if (c.maxStreamDurationMs !== undefined) {
     options.common_http_protocol_options = { max_stream_duration: msToDuration(c.maxStreamDurationMs) };
   }
-  return { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': options };
+  return { [HTTP_PROTOCOL_OPTIONS_KEY]: options };
 }
 
 export function buildCluster(c: Cluster): TypedJson {

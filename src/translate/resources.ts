@@ -1,18 +1,12 @@
-// Model → the four Envoy resource lists one node receives. Pure: same model and node, same output.
-import type { TypedJson } from '../envoy-api/proto-json.js';
+// Model → the listeners, routes, clusters and endpoints one node receives (its runtime layer is the
+// xDS server's, src/xds/runtime-layer.ts). Pure: same model and node, same output.
+import type { ResourceSet } from '../envoy-api/resource-set.js';
 import type { Listener, MirrorPolicy, Model } from '../model/types.js';
 import { buildCluster } from './cluster.js';
 import { buildClusterLoadAssignment } from './endpoint.js';
 import { buildListener } from './listener.js';
 import { listenerSelectsNode, type NodeIdentity } from './node-selection.js';
 import { buildRouteConfiguration } from './route-configuration.js';
-
-export interface EnvoyResources {
-  readonly listeners: readonly TypedJson[];
-  readonly routes: readonly TypedJson[];
-  readonly clusters: readonly TypedJson[];
-  readonly endpoints: readonly TypedJson[];
-}
 
 /** Clusters the listeners can send to, or null when a header may name any cluster. */
 function referencedClusters(listeners: readonly Listener[]): Set<string> | null {
@@ -40,7 +34,7 @@ function referencedClusters(listeners: readonly Listener[]): Set<string> | null 
 }
 
 /** What `node` should be served; without a node, everything in the model. */
-export function translate(model: Model, node?: NodeIdentity): EnvoyResources {
+export function translate(model: Model, node?: NodeIdentity): ResourceSet {
   const listeners = node ? model.listeners.filter((l) => listenerSelectsNode(l, node)) : model.listeners;
   const wanted = referencedClusters(listeners);
   const clusters = model.clusters.filter((c) => wanted === null || wanted.has(c.name));

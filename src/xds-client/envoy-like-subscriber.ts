@@ -5,25 +5,18 @@
 // whose route configuration has not arrived yet is warming: it is left out (or its previous version
 // kept) until the routes come, rather than rejected.
 import { EventEmitter } from 'node:events';
-import { decodeTyped, type JsonObject, type TypedJson } from '../envoy-api/proto-json.js';
+import type { DecodedResponse } from '../envoy-api/discovery-codec.js';
+import { decodeTyped, type TypedJson } from '../envoy-api/proto-json.js';
+import { rdsRouteConfigNames, resourceReferences } from '../envoy-api/resource-references.js';
+import type { ResourceSet } from '../envoy-api/resource-set.js';
 import { TypeUrl } from '../envoy-api/type-urls.js';
 import { AdsClient } from './ads-client.js';
-import type { DecodedResponse } from '../envoy-api/discovery-codec.js';
-
-export interface ResourceSet {
-  readonly listeners: readonly TypedJson[];
-  readonly routes: readonly TypedJson[];
-  readonly clusters: readonly TypedJson[];
-  readonly endpoints: readonly TypedJson[];
-  /** The runtime layers' entries merged, later layers winning. */
-  readonly runtime: JsonObject;
-}
 
 export interface SubscriberOptions {
   readonly target: string;
   readonly node: { readonly id: string; readonly cluster: string };
   readonly runtimeLayers: readonly string[];
-  /** Applies a complete set; a string rejects it (NACK) and the previous set stays. */
+  /** Applies a complete set (its runtime: the layers in `runtimeLayers` order); a string rejects it (NACK) and the previous set stays. */
   readonly apply: (set: ResourceSet) => Promise<string | undefined>;
   readonly backoffMs?: { readonly initial: number; readonly max: number };
 }
@@ -34,7 +27,7 @@ export interface SubscriberEvents {
   rejected: [typeUrl: string, reason: string];
 }
 
-const KEY: Record<string, keyof Omit<ResourceSet, 'runtime'> | 'runtime'> = {
+const KEY: Record<string, keyof ResourceSet> = {
   [TypeUrl.Listener]: 'listeners',
   [TypeUrl.RouteConfiguration]: 'routes',
   [TypeUrl.Cluster]: 'clusters',
@@ -42,31 +35,12 @@ const KEY: Record<string, keyof Omit<ResourceSet, 'runtime'> | 'runtime'> = {
   [TypeUrl.Runtime]: 'runtime',
 };
 
-export function edsNames(clusters: readonly TypedJson[]): string[] {
-  return clusters.filter((c) => c.type === 'EDS').map((c) => String(c.name)).sort();
-}
-
-export function rdsNames(listeners: readonly TypedJson[]): string[] {
-  const names = new Set<string>();
-  const walk = (v: unknown): void => {
-    if (Array.isArray(v)) v.forEach(walk);
-    else if (typeof v === 'object' && v !== null) {
-      for (const [k, x] of Object.entries(v)) {
-        if (k === 'route_config_name' && typeof x === 'string') names.add(x);
-        else walk(x);
-      }
-    }
-  };
-  walk(listeners);
-  return [...names].sort();
-}
-
 export class EnvoyLikeSubscriber extends EventEmitter<SubscriberEvents> {
   /** What the control plane has sent and this client accepted. */
-  private current: ResourceSet = { listeners: [], routes: [], clusters: [], endpoints: [], runtime: {} };
+  private current: ResourceSet = { listeners: [], routes: [], clusters: [], endpoints: [], runtime: [] };
   /** What was last handed to `apply` (warming listeners excluded). */
   private applied: ResourceSet = this.current;
-  private runtimeLayers = new Map<string, JsonObject>();
+  private runtimeLayers = new Map<string, TypedJson>();
   private client: AdsClient | undefined;
   private backoff: number;
   private timer: NodeJS.Timeout | undefined;
@@ -95,8 +69,9 @@ export class EnvoyLikeSubscriber extends EventEmitter<SubscriberEvents> {
     if (this.o.runtimeLayers.length > 0) client.subscribe(TypeUrl.Runtime, this.o.runtimeLayers);
     client.subscribe(TypeUrl.Cluster, []);
     client.subscribe(TypeUrl.Listener, []);
-    if (this.current.clusters.length > 0) client.subscribe(TypeUrl.ClusterLoadAssignment, edsNames(this.current.clusters));
-    if (this.current.listeners.length > 0) client.subscribe(TypeUrl.RouteConfiguration, rdsNames(this.current.listeners));
+    const refs = resourceReferences(this.current);
+    if (this.current.clusters.length > 0) client.subscribe(TypeUrl.ClusterLoadAssignment, refs.endpoints);
+    if (this.current.listeners.length > 0) client.subscribe(TypeUrl.RouteConfiguration, refs.routes);
   }
 
   private async onResponse(r: DecodedResponse): Promise<string | undefined> {
@@ -108,10 +83,8 @@ export class EnvoyLikeSubscriber extends EventEmitter<SubscriberEvents> {
     let layers = this.runtimeLayers;
     if (key === 'runtime') {
       layers = new Map(this.runtimeLayers);
-      for (const d of decoded) layers.set(String(d.name), (d.layer ?? {}) as JsonObject);
-      const runtime: JsonObject = {};
-      for (const name of this.o.runtimeLayers) Object.assign(runtime, layers.get(name) ?? {});
-      candidate = { ...this.current, runtime };
+      for (const d of decoded) layers.set(String(d.name), d);
+      candidate = { ...this.current, runtime: this.o.runtimeLayers.flatMap((name) => layers.get(name) ?? []) };
     } else {
       candidate = { ...this.current, [key]: decoded };
     }
@@ -124,15 +97,15 @@ export class EnvoyLikeSubscriber extends EventEmitter<SubscriberEvents> {
     this.applied = this.warmed(candidate);
     this.runtimeLayers = layers;
     this.emit('applied', this.applied);
-    if (key === 'clusters') this.client?.subscribe(TypeUrl.ClusterLoadAssignment, edsNames(candidate.clusters));
-    if (key === 'listeners') this.client?.subscribe(TypeUrl.RouteConfiguration, rdsNames(candidate.listeners));
+    if (key === 'clusters') this.client?.subscribe(TypeUrl.ClusterLoadAssignment, resourceReferences(candidate).endpoints);
+    if (key === 'listeners') this.client?.subscribe(TypeUrl.RouteConfiguration, resourceReferences(candidate).routes);
     return undefined;
   }
 
   /** The set with warming listeners replaced by the version last applied, or left out. */
   private warmed(set: ResourceSet): ResourceSet {
     const routeNames = new Set(set.routes.map((r) => String(r.name)));
-    const ready = (l: TypedJson): boolean => rdsNames([l]).every((n) => routeNames.has(n));
+    const ready = (l: TypedJson): boolean => rdsRouteConfigNames(l).every((n) => routeNames.has(n));
     const applied = new Map(this.applied.listeners.map((l) => [String(l.name), l]));
     const listeners = set.listeners.flatMap((l) => {
       if (ready(l)) return [l];

@@ -6,6 +6,7 @@
 import type { DeltaDiscoveryRequest } from '../envoy-api/discovery-codec.js';
 import { encodeDeltaDiscoveryResponse } from '../envoy-api/discovery-codec.js';
 import type { EncodedResource } from './encoded-resource.js';
+import { resourceReferences } from '../envoy-api/resource-references.js';
 import { TypeUrl } from '../envoy-api/type-urls.js';
 import { NAMED_TYPES, PUSH_ORDER, type ServedTypeUrl } from './snapshot.js';
 import { isRoutingType, isServedType, recordAck, recordNack, recordSend, unblockedBy, type StreamContext } from './stream-context.js';
@@ -84,9 +85,9 @@ export class DeltaStream {
     if (!this.caughtUp(TypeUrl.Cluster)) return false;
     const clusters = this.ctx.cache.snapshotFor(this.ctx.record.node)?.types.get(TypeUrl.Cluster);
     const eds = this.types.get(TypeUrl.ClusterLoadAssignment);
-    const needed = [...(clusters?.resources.values() ?? [])].filter((c) => c.json.type === 'EDS');
+    const needed = resourceReferences({ clusters: [...(clusters?.resources.values() ?? [])].map((c) => c.json) }).endpoints;
     if (needed.length === 0 || (!eds && !this.types.has(TypeUrl.Cluster))) return true;
-    return !!eds && eds.inFlight === undefined && needed.every((c) => eds.wildcard || eds.names.has(c.name)) && needed.every((c) => eds.known.has(c.name));
+    return !!eds && eds.inFlight === undefined && needed.every((n) => eds.wildcard || eds.names.has(n)) && needed.every((n) => eds.known.has(n));
   }
 
   onSnapshot(): void {

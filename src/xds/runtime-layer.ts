@@ -2,9 +2,9 @@
 // resource, so an edit that only changes percentages pushes that resource and leaves every route
 // byte-identical. Routes keep a 0% default: Envoy loads RTDS layers before it initializes clusters and
 // listeners, so the default only applies to an Envoy whose bootstrap lacks the layer (status warns).
+import { RTDS_LAYER_NAME } from '../envoy-api/metadata.js';
 import type { JsonObject, TypedJson } from '../envoy-api/proto-json.js';
 import { TypeUrl } from '../envoy-api/type-urls.js';
-import { RTDS_LAYER_NAME } from '../translate/bootstrap.js';
 
 export const DETACHED_DEFAULT: JsonObject = { numerator: 0, denominator: 'HUNDRED' };
 

@@ -2,6 +2,8 @@
 // is published (after go-control-plane's pkg/cache/v3/snapshot.go).
 import { createHash } from 'node:crypto';
 import type { TypedJson } from '../envoy-api/proto-json.js';
+import { edsServiceName, rdsRouteConfigNames } from '../envoy-api/resource-references.js';
+import type { ResourceSet } from '../envoy-api/resource-set.js';
 import { TypeUrl } from '../envoy-api/type-urls.js';
 import type { EncodedResource, ResourceEncoder } from './encoded-resource.js';
 
@@ -34,14 +36,6 @@ export interface Snapshot {
   readonly warnings: readonly string[];
 }
 
-export interface SnapshotInput {
-  readonly listeners: readonly TypedJson[];
-  readonly routes: readonly TypedJson[];
-  readonly clusters: readonly TypedJson[];
-  readonly endpoints: readonly TypedJson[];
-  readonly runtime: readonly TypedJson[];
-}
-
 function typeSnapshot(list: readonly TypedJson[], encoder: ResourceEncoder): TypeSnapshot {
   const resources = new Map<string, EncodedResource>();
   for (const json of list) {
@@ -53,12 +47,12 @@ function typeSnapshot(list: readonly TypedJson[], encoder: ResourceEncoder): Typ
   return { version: h.digest('hex').slice(0, 12), resources };
 }
 
-export function buildSnapshot(configVersion: number, input: SnapshotInput, encoder: ResourceEncoder, warnings: readonly string[] = []): Snapshot {
+export function buildSnapshot(configVersion: number, input: ResourceSet, encoder: ResourceEncoder, warnings: readonly string[] = []): Snapshot {
   return {
     configVersion,
     warnings,
     types: new Map<string, TypeSnapshot>([
-      [TypeUrl.Runtime, typeSnapshot(input.runtime, encoder)],
+      [TypeUrl.Runtime, typeSnapshot(input.runtime ?? [], encoder)],
       [TypeUrl.Cluster, typeSnapshot(input.clusters, encoder)],
       [TypeUrl.ClusterLoadAssignment, typeSnapshot(input.endpoints, encoder)],
       [TypeUrl.Listener, typeSnapshot(input.listeners, encoder)],
@@ -88,12 +82,13 @@ export function checkConsistency(s: Snapshot): string[] {
   const routes = names(TypeUrl.RouteConfiguration);
   const problems: string[] = [];
   for (const c of s.types.get(TypeUrl.Cluster)?.resources.values() ?? []) {
-    if (c.json.type === 'EDS' && !endpoints.has(c.name)) problems.push(`EDS cluster "${c.name}" has no ClusterLoadAssignment`);
+    const service = edsServiceName(c.json);
+    if (service !== undefined && !endpoints.has(service)) problems.push(`EDS cluster "${c.name}" has no ClusterLoadAssignment`);
   }
   for (const l of s.types.get(TypeUrl.Listener)?.resources.values() ?? []) {
-    walk(l.json, (k, v) => {
-      if (k === 'route_config_name' && !routes.has(String(v))) problems.push(`listener "${l.name}" names missing route configuration "${String(v)}"`);
-    });
+    for (const name of rdsRouteConfigNames(l.json)) {
+      if (!routes.has(name)) problems.push(`listener "${l.name}" names missing route configuration "${name}"`);
+    }
   }
   for (const rc of s.types.get(TypeUrl.RouteConfiguration)?.resources.values() ?? []) {
     walk(rc.json, (k, v) => {
@@ -106,4 +101,16 @@ export function checkConsistency(s: Snapshot): string[] {
     });
   }
   return [...new Set(problems)];
+}
+
+/** The snapshot's resources in proto3 JSON form, as a data plane applies them. */
+export function snapshotResources(s: Snapshot): ResourceSet {
+  const json = (typeUrl: string): TypedJson[] => [...(s.types.get(typeUrl)?.resources.values() ?? [])].map((r) => r.json);
+  return {
+    listeners: json(TypeUrl.Listener),
+    routes: json(TypeUrl.RouteConfiguration),
+    clusters: json(TypeUrl.Cluster),
+    endpoints: json(TypeUrl.ClusterLoadAssignment),
+    runtime: json(TypeUrl.Runtime),
+  };
 }

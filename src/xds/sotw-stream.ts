@@ -8,6 +8,7 @@
 import type { DiscoveryRequest } from '../envoy-api/discovery-codec.js';
 import { encodeDiscoveryResponse } from '../envoy-api/discovery-codec.js';
 import type { EncodedResource } from './encoded-resource.js';
+import { resourceReferences } from '../envoy-api/resource-references.js';
 import { TypeUrl } from '../envoy-api/type-urls.js';
 import { NAMED_TYPES, PUSH_ORDER, type ServedTypeUrl } from './snapshot.js';
 import { isRoutingType, isServedType, recordAck, recordNack, recordSend, unblockedBy, type StreamContext } from './stream-context.js';
@@ -131,7 +132,7 @@ export class SotwStream {
     if (cds.ackedKey === undefined || cds.ackedKey !== cds.sentKey || !cds.ackedKey.startsWith(`${clusters.version}|`)) return false;
     const eds = this.types.get(TypeUrl.ClusterLoadAssignment);
     const endpoints = snapshot!.types.get(TypeUrl.ClusterLoadAssignment)!;
-    const needed = [...clusters.resources.values()].filter((c) => c.json.type === 'EDS').map((c) => c.name);
+    const needed = resourceReferences({ clusters: [...clusters.resources.values()].map((c) => c.json) }).endpoints;
     if (needed.length === 0) return true;
     if (!eds) return false;
     return needed.every((n) => eds.names.has(n)) && eds.ackedKey === eds.sentKey && eds.ackedKey === this.keyOf(endpoints.version, eds);

@@ -3,9 +3,9 @@
 // Only the config sources change (ADS → a file per resource, as Envoy's file subscriptions need).
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { ResourceSet } from '../../src/envoy-api/resource-set.js';
 import { encodeAs, type JsonObject, type TypedJson } from '../../src/envoy-api/proto-json.js';
 import { TypeUrl } from '../../src/envoy-api/type-urls.js';
-import type { EnvoyResources } from '../../src/translate/resources.js';
 
 function fileSource(file: string): JsonObject {
   return { path_config_source: { path: file }, resource_api_version: 'V3' };
@@ -17,7 +17,7 @@ async function writeResponse(file: string, typeUrl: string, resources: readonly 
 }
 
 /** Writes lds.pb, cds.pb and one file per route configuration and load assignment; returns the bootstrap. */
-export async function writeFileXds(r: EnvoyResources, dir: string, adminPort: number): Promise<JsonObject> {
+export async function writeFileXds(r: ResourceSet, dir: string, adminPort: number): Promise<JsonObject> {
   const f = (name: string): string => path.join(dir, name);
   const listeners = r.listeners.map((l) => {
     const copy = structuredClone(l) as TypedJson & { filter_chains: Array<{ filters: Array<{ typed_config: JsonObject }> }> };

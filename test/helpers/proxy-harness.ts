@@ -7,10 +7,11 @@ import { createServer, request, type IncomingHttpHeaders, type Server } from 'no
 import { connect } from 'node:net';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
+import type { ResourceSet } from '../../src/envoy-api/resource-set.js';
 import { parseConfig } from '../../src/config/load.js';
 import { buildModel } from '../../src/model/build.js';
 import { createDataPlane, type DataPlane, type DataPlaneOptions } from '../../src/proxy/index.js';
-import { translate, type EnvoyResources } from '../../src/translate/resources.js';
+import { translate } from '../../src/translate/resources.js';
 import { freePort } from './ports.js';
 import { arrivals, closeServer, listenOnLoopback } from './recording-backend.js';
 
@@ -98,7 +99,7 @@ export async function startBackend(name: string, behaviour: Behaviour = { kind: 
 }
 
 /** YAML config → the resources shadowplane serves (the same ones real Envoy gets). */
-export function compileYaml(text: string): EnvoyResources {
+export function compileYaml(text: string): ResourceSet {
   const loaded = parseConfig(text, 'test.yaml');
   if (!loaded.ok) throw new Error(`test config is invalid: ${JSON.stringify(loaded.problems)}`);
   return translate(buildModel(loaded.config));
@@ -113,7 +114,7 @@ export interface TestPlane {
   metric(name: string, labels?: Record<string, string>): Promise<number>;
 }
 
-export async function startPlane(resources: EnvoyResources, options: DataPlaneOptions = {}): Promise<TestPlane> {
+export async function startPlane(resources: ResourceSet, options: DataPlaneOptions = {}): Promise<TestPlane> {
   const registry = new Registry();
   const plane = createDataPlane({ logger: pino({ level: 'silent' }), registry, options });
   const result = await plane.apply(resources);
@@ -151,7 +152,7 @@ export interface FrontPlane extends TestPlane {
   /** The port of the listener `front`. */
   readonly front: number;
   /** What was applied (to apply again, with runtime values say). */
-  readonly resources: EnvoyResources;
+  readonly resources: ResourceSet;
   /** A GET to `front` with the spec's Host, `headers` added. */
   get(path: string, headers?: Record<string, string>): Promise<Response>;
 }

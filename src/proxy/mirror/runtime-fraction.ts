@@ -4,7 +4,9 @@
 // 30.7 means 30 — and anything else leaves the default in force. The request is in when
 // `random % denominator < numerator`. Checked against Envoy 1.40's admin layer (test/conformance.test.ts).
 // https://www.envoyproxy.io/docs/envoy/latest/configuration/operations/runtime#config-runtime-numerics
-import type { Denominator, FractionalPercent } from '../data-plane-config.js';
+import { DENOMINATOR_VALUE, type DenominatorType } from '../../envoy-api/envoy-defaults.js';
+import type { TypedJson } from '../../envoy-api/proto-json.js';
+import type { FractionalPercent } from '../data-plane-config.js';
 
 export type RuntimeValue = number | string | boolean | { readonly numerator?: number; readonly denominator?: string };
 
@@ -14,12 +16,10 @@ export type RuntimeValues = Readonly<Record<string, RuntimeValue>>;
 /** The overrides that take effect, by runtime key. */
 export type RuntimeOverrides = ReadonlyMap<string, FractionalPercent>;
 
-const DENOMINATORS: Readonly<Record<string, Denominator>> = { HUNDRED: 100, TEN_THOUSAND: 10_000, MILLION: 1_000_000 };
-
 function override(value: unknown): FractionalPercent | undefined {
   if (typeof value === 'object' && value !== null) {
     const { numerator = 0, denominator = 'HUNDRED' } = value as { numerator?: unknown; denominator?: unknown };
-    const d = typeof denominator === 'string' ? DENOMINATORS[denominator] : undefined;
+    const d = typeof denominator === 'string' && Object.hasOwn(DENOMINATOR_VALUE, denominator) ? DENOMINATOR_VALUE[denominator as DenominatorType] : undefined;
     if (typeof numerator !== 'number' || !Number.isInteger(numerator) || numerator < 0 || d === undefined) return undefined;
     return { numerator, denominator: d };
   }
@@ -61,4 +61,13 @@ export function runtimeValuesFromLayer(layer: Readonly<Record<string, unknown>>)
     }
   }
   return out;
+}
+
+/** Runtime (RTDS) layers merged in order, a later layer winning as in Envoy's layered runtime, as runtime values. */
+export function runtimeValuesFromLayers(layers: readonly TypedJson[]): RuntimeValues {
+  const merged: Record<string, unknown> = {};
+  for (const l of layers) {
+    if (typeof l.layer === 'object' && l.layer !== null && !Array.isArray(l.layer)) Object.assign(merged, l.layer);
+  }
+  return runtimeValuesFromLayer(merged);
 }

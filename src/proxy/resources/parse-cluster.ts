@@ -1,15 +1,10 @@
 // Cluster and ClusterLoadAssignment (proto3 JSON) → ClusterSpec.
 // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/cluster/v3/cluster.proto
 import { isIP } from 'node:net';
+import { DEFAULT_CIRCUIT_BREAKER_LIMIT, DEFAULT_CONNECT_TIMEOUT_MS } from '../../envoy-api/envoy-defaults.js';
+import { HTTP_PROTOCOL_OPTIONS_KEY, TypeUrl } from '../../envoy-api/type-urls.js';
 import type { ClusterLimits, ClusterSpec, EndpointSpec } from '../data-plane-config.js';
 import type { JsonFields } from './resource-reader.js';
-
-/** Envoy's defaults: cluster connect_timeout 5 s, and 1024 for each circuit breaker threshold. */
-const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
-const DEFAULT_CIRCUIT_BREAKER_LIMIT = 1024;
-
-const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
-const UPSTREAM_TLS_CONTEXT = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
 
 export type DiscoveryType = 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'EDS';
 
@@ -50,7 +45,7 @@ function limits(c: JsonFields): ClusterLimits {
 function protocolOptions(c: JsonFields): { http2: boolean; maxStreamDurationMs: number | undefined } {
   const out = { http2: false, maxStreamDurationMs: undefined as number | undefined };
   const all = c.object('typed_extension_protocol_options');
-  const po = all?.object(HTTP_PROTOCOL_OPTIONS);
+  const po = all?.object(HTTP_PROTOCOL_OPTIONS_KEY);
   all?.finish();
   if (!po) return out;
   const explicit = po.object('explicit_http_config');
@@ -81,7 +76,7 @@ function tls(c: JsonFields): { sni: string | undefined } | null {
   ts.finish();
   if (!cfg) return null;
   const type = cfg.string('@type');
-  if (type !== UPSTREAM_TLS_CONTEXT) {
+  if (type !== TypeUrl.UpstreamTlsContext) {
     cfg.problem(`unsupported transport socket "${type ?? ''}" (only UpstreamTlsContext)`, '@type');
     return null;
   }

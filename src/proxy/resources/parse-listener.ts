@@ -2,11 +2,9 @@
 // over RDS, with the router as its only HTTP filter (what shadowplane's compiler emits).
 // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/listener/v3/listener.proto
 import { isIP } from 'node:net';
+import { TypeUrl } from '../../envoy-api/type-urls.js';
 import type { ListenerSpec } from '../data-plane-config.js';
 import type { JsonFields } from './resource-reader.js';
-
-const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
-const ROUTER = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
 
 function routeConfigName(hcm: JsonFields): string | undefined {
   hcm.accept('stat_prefix');
@@ -21,7 +19,7 @@ function routeConfigName(hcm: JsonFields): string | undefined {
     cfg?.finish(); // a router option (suppress_envoy_headers, …) would change behaviour: refuse it
     f.accept('name');
     f.finish();
-    if (type !== ROUTER) f.problem('only envoy.filters.http.router is supported');
+    if (type !== TypeUrl.Router) f.problem('only envoy.filters.http.router is supported');
     else if (i !== filters.length - 1) f.problem('the router must be the last HTTP filter');
   });
   if (filters.length === 0) hcm.problem('needs the router filter', 'http_filters');
@@ -47,7 +45,7 @@ export function parseListener(l: JsonFields): ListenerSpec | undefined {
     for (const f of filters) {
       f.accept('name');
       const hcm = f.object('typed_config', true);
-      if (hcm && hcm.string('@type') !== HCM) hcm.problem('only the HTTP connection manager is supported', '@type');
+      if (hcm && hcm.string('@type') !== TypeUrl.HttpConnectionManager) hcm.problem('only the HTTP connection manager is supported', '@type');
       else if (hcm) rc = routeConfigName(hcm);
       f.finish();
     }

@@ -1,6 +1,7 @@
-// The four resource lists → one DataPlaneConfig, or every problem found in them. Like an Envoy NACK,
+// A ResourceSet's listeners, routes, clusters and endpoints → one DataPlaneConfig, or every problem found in them. Like an Envoy NACK,
 // any problem rejects the whole set.
 import type { TypedJson } from '../../envoy-api/proto-json.js';
+import type { ResourceSet } from '../../envoy-api/resource-set.js';
 import { TypeUrl } from '../../envoy-api/type-urls.js';
 import type { ClusterSpec, DataPlaneConfig, EndpointSpec, ListenerSpec, RouteConfigSpec } from '../data-plane-config.js';
 import type { ResourceProblem } from '../errors.js';
@@ -8,14 +9,6 @@ import { parseCluster, parseLoadAssignment, type ParsedCluster } from './parse-c
 import { parseListener } from './parse-listener.js';
 import { parseRouteConfiguration } from './parse-route-configuration.js';
 import { JsonFields, ProblemList } from './resource-reader.js';
-
-/** The resources the data path runs on, in proto3 JSON form (what `translate()` returns, or xDS decodes to). */
-export interface XdsResourceSet {
-  readonly listeners: readonly TypedJson[];
-  readonly routes: readonly TypedJson[];
-  readonly clusters: readonly TypedJson[];
-  readonly endpoints: readonly TypedJson[];
-}
 
 export type ParseResult = { readonly ok: true; readonly config: DataPlaneConfig } | { readonly ok: false; readonly problems: readonly ResourceProblem[] };
 
@@ -48,7 +41,8 @@ function withEndpoints(c: ParsedCluster, assignments: ReadonlyMap<string, Endpoi
   return { name, connectTimeoutMs, maxStreamDurationMs, http2, tls, limits, endpoints };
 }
 
-export function parseResources(r: XdsResourceSet): ParseResult {
+/** Reads listeners, routes, clusters and endpoints; runtime layers are the caller's (DataPlane.apply takes their values). */
+export function parseResources(r: ResourceSet): ParseResult {
   const problems = new ProblemList();
   const listeners: ListenerSpec[] = eachResource(r.listeners, 'listeners', TypeUrl.Listener, problems, parseListener);
   const routes: RouteConfigSpec[] = eachResource(r.routes, 'routes', TypeUrl.RouteConfiguration, problems, parseRouteConfiguration);

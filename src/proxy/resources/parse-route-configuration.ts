@@ -1,9 +1,9 @@
 // RouteConfiguration (proto3 JSON) → RouteConfigSpec: virtual hosts indexed by domain, routes with
 // compiled matchers, and each route's effective mirror policies.
 // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route.proto
+import { DEFAULT_ROUTE_TIMEOUT_MS, DENOMINATOR_TYPES, DENOMINATOR_VALUE, type DenominatorValue } from '../../envoy-api/envoy-defaults.js';
 import type {
   AppendAction,
-  Denominator,
   HeaderMutationSpec,
   MirrorPolicySpec,
   PrimaryTarget,
@@ -17,10 +17,6 @@ import { compileSafeRegex, type SafeRegex } from '../../safe-regex/safe-regex.js
 import { RouteMatcher, type HeaderRule, type PathRule, type ValueRule } from '../route-table.js';
 import { VirtualHostIndex } from '../virtual-host-match.js';
 
-/** Envoy's route timeout when none is set. */
-const DEFAULT_ROUTE_TIMEOUT_MS = 15_000;
-
-const DENOMINATORS: Record<string, Denominator> = { HUNDRED: 100, TEN_THOUSAND: 10_000, MILLION: 1_000_000 };
 const APPEND_ACTIONS: readonly AppendAction[] = ['APPEND_IF_EXISTS_OR_ADD', 'ADD_IF_ABSENT', 'OVERWRITE_IF_EXISTS_OR_ADD', 'OVERWRITE_IF_EXISTS'];
 
 function regexField(f: JsonFields): SafeRegex | undefined {
@@ -125,14 +121,14 @@ function mirrorPolicy(p: JsonFields): MirrorPolicySpec | undefined {
   const which = exactlyOne(p, ['cluster', 'cluster_header']);
   const name = which === undefined ? undefined : p.name(which);
   let numerator = 100;
-  let denominator: Denominator = 100;
+  let denominator: DenominatorValue = 100;
   let runtimeKey = '';
   const rf = p.object('runtime_fraction');
   if (rf) {
     const dv = rf.object('default_value');
     // proto3 defaults: numerator 0, denominator HUNDRED.
     numerator = dv?.uint('numerator') ?? 0;
-    denominator = DENOMINATORS[dv?.enumeration('denominator', Object.keys(DENOMINATORS)) ?? 'HUNDRED']!;
+    denominator = DENOMINATOR_VALUE[dv?.enumeration('denominator', DENOMINATOR_TYPES) ?? 'HUNDRED'];
     dv?.finish();
     runtimeKey = rf.string('runtime_key') ?? '';
     rf.finish();
