@@ -135,6 +135,26 @@ describe('shadowplane serve (process)', () => {
     }
   });
 
+  it('takes the PUT /config token from --admin-token-file', async () => {
+    const file = path.join(dir, 'token.yaml');
+    const tokenFile = path.join(dir, 'token');
+    await writeFile(file, CONFIG('m1'));
+    await writeFile(tokenFile, 'from-file\n');
+    const admin = await freePort();
+    const env = { ...process.env, SHADOWPLANE_ADMIN_TOKEN: '' };
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/shadowplane.js'), 'serve', '--config', file, '--xds', '127.0.0.1:0', '--admin', `127.0.0.1:${admin}`, '--admin-token-file', tokenFile, '--no-watch'], { env, stdio: 'ignore' });
+    try {
+      await eventually('serving', async () => (await fetch(`http://127.0.0.1:${admin}/readyz`).catch(() => undefined))?.status === 200);
+      const put = (token: string) => fetch(`http://127.0.0.1:${admin}/config`, { method: 'PUT', body: CONFIG('m2'), headers: { authorization: `Bearer ${token}` } });
+      assert.equal((await put('wrong')).status, 401);
+      const ok = await put('from-file');
+      assert.equal(ok.status, 200);
+      assert.equal(((await ok.json()) as { configVersion: number }).configVersion, 2);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   it('refuses to start on an invalid config, printing every problem', async () => {
     const file = path.join(dir, 'bad.yaml');
     await writeFile(file, CONFIG('ghost'));

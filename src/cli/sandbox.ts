@@ -2,12 +2,7 @@ import path from 'node:path';
 import { startDemoBackend } from '../sandbox/demo-backend.js';
 import { EnvoyNotInstalledError, REPO_ROOT, startSandbox } from '../sandbox/sandbox.js';
 import { UsageError, type Io } from './output.js';
-
-const untilSignal = (): Promise<void> =>
-  new Promise((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+import { untilSignal } from './signals.js';
 
 /** `shadowplane sandbox [--envoy] [--config FILE]` */
 export async function sandboxCommand(o: { envoy?: boolean; config?: string }, io: Io): Promise<number> {

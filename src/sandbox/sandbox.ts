@@ -7,14 +7,14 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { startServer, type RunningServer } from '../cli/serve.js';
+import { startServer, type RunningServer } from '../server/serve-process.js';
 import { startDemoBackend, displayName, type DemoBackend } from './demo-backend.js';
 import { PrefixedLog } from './log-stream.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** Where envoy/bootstrap.yaml expects the control plane, and its admin port. */
-export const SANDBOX_XDS = '127.0.0.1:18000';
-export const SANDBOX_ADMIN = '127.0.0.1:19000';
+export const SANDBOX_XDS = { host: '127.0.0.1', port: 18000 } as const;
+export const SANDBOX_ADMIN = { host: '127.0.0.1', port: 19000 } as const;
 export const SANDBOX_NODE = { id: 'sandbox-front', cluster: 'sandbox' } as const;
 
 export interface SandboxOptions {
@@ -93,7 +93,14 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
     const frontLogger = pino({ level: 'info' }, log.pinoDestination('front-proxy'));
     // Without --envoy the front proxy is the built-in data plane inside the control plane, as node sandbox-front.
     const server: RunningServer | undefined = await startServer(
-      { config: o.config, xds: SANDBOX_XDS, admin: SANDBOX_ADMIN, ...(envoyBin ? {} : { dataPlane: 'builtin', nodeId: SANDBOX_NODE.id, nodeCluster: SANDBOX_NODE.cluster }) },
+      {
+        configFile: o.config,
+        xds: SANDBOX_XDS,
+        admin: SANDBOX_ADMIN,
+        adminToken: undefined,
+        watch: true,
+        ...(envoyBin ? {} : { builtinDataPlane: { nodeId: SANDBOX_NODE.id, nodeCluster: SANDBOX_NODE.cluster } }),
+      },
       logger,
       frontLogger,
     );
@@ -125,7 +132,7 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
           }),
       );
       await waitForEnvoy(child, 9901);
-      log.line('front-proxy', `Envoy ${envoyBin} is serving, configured over ADS from ${SANDBOX_XDS}`);
+      log.line('front-proxy', `Envoy ${envoyBin} is serving, configured over ADS from ${SANDBOX_XDS.host}:${SANDBOX_XDS.port}`);
     }
     o.write(walkthrough(frontPort, envoyBin ? 'real Envoy' : 'built-in TypeScript engine'));
     return { frontPort, close };

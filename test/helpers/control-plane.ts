@@ -3,7 +3,7 @@ import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { startServer, type RunningServer } from '../../src/cli/serve.js';
+import { startServer, type RunningServer } from '../../src/server/serve-process.js';
 
 export interface TestControlPlane extends RunningServer {
   readonly dir: string;
@@ -20,19 +20,15 @@ export async function startControlPlane(
   const dir = o.dir ?? (await mkdtemp(path.join(tmpdir(), 'shadowplane-cp-')));
   const configFile = path.join(dir, 'shadowplane.yaml');
   await writeFile(configFile, configText);
-  let tokenFile: string | undefined;
-  if (o.token !== undefined) {
-    tokenFile = path.join(dir, 'token');
-    await writeFile(tokenFile, o.token);
-  }
   const logger = pino({ level: process.env.SHADOWPLANE_TEST_LOG ?? 'silent' });
   const server = await startServer(
     {
-      config: configFile,
-      xds: `127.0.0.1:${o.xdsPort ?? 0}`,
-      admin: '127.0.0.1:0',
-      ...(tokenFile ? { adminTokenFile: tokenFile } : {}),
-      ...(o.dataPlane ? { dataPlane: o.dataPlane } : {}),
+      configFile,
+      xds: { host: '127.0.0.1', port: o.xdsPort ?? 0 },
+      admin: { host: '127.0.0.1', port: 0 },
+      adminToken: o.token,
+      watch: true,
+      ...(o.dataPlane === 'builtin' ? { builtinDataPlane: {} } : {}),
     },
     logger,
   );

@@ -1,0 +1,85 @@
+// The control plane's admin routes: per-proxy status, what a node is served, and replacing the config
+// behind a bearer token.
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { formatProblem } from '../config/problems.js';
+import type { NodeInfo } from '../envoy-api/discovery-codec.js';
+import { TYPE_SHORT_NAMES, type ServedTypeUrl } from '../xds/snapshot.js';
+import { send, type AdminRoutes } from './admin-server.js';
+import type { ControlPlane } from './control-plane.js';
+
+export interface ControlPlaneAdminOptions {
+  readonly controlPlane: ControlPlane;
+  /** Bearer token for PUT /config; without one the endpoint is refused. */
+  readonly token: string | undefined;
+  /** Larger bodies are refused rather than buffered. */
+  readonly maxConfigBytes?: number;
+}
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const given = Buffer.from(/^Bearer (.+)$/.exec(header ?? '')?.[1] ?? '');
+  const want = Buffer.from(token);
+  return given.length === want.length && timingSafeEqual(given, want);
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > limit) return undefined;
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Everything, or with `node` only that proxy's records (cheap to poll with many proxies). */
+export function controlPlaneStatus(cp: ControlPlane, node?: string | null): object {
+  const proxies = cp.ads.proxies.list().filter((p) => node === undefined || node === null || p.node?.id === node);
+  return {
+    configFile: cp.source.file,
+    configVersion: cp.cache.configVersion,
+    minEnvoyVersion: cp.model?.minEnvoyVersion ?? null,
+    lastAccepted: cp.lastAccepted ?? null,
+    lastRejected: cp.lastRejected ?? null,
+    proxies: proxies.map((p) => p.toJSON()),
+  };
+}
+
+function nodeFor(cp: ControlPlane, id: string, cluster: string | null): NodeInfo {
+  const connected = cp.ads.proxies.list().find((p) => p.node?.id === id)?.node;
+  return connected ?? { id, cluster: cluster ?? '', envoyVersion: undefined, userAgent: '' };
+}
+
+function configDump(cp: ControlPlane, url: URL): object | undefined {
+  const id = url.searchParams.get('node');
+  const node = id === null ? undefined : nodeFor(cp, id, url.searchParams.get('cluster'));
+  const snapshot = cp.cache.snapshotFor(node);
+  if (!snapshot) return undefined;
+  const out: Record<string, unknown> = { node: node ?? null, configVersion: snapshot.configVersion, warnings: snapshot.warnings };
+  for (const [typeUrl, ts] of snapshot.types) {
+    out[TYPE_SHORT_NAMES[typeUrl as ServedTypeUrl]] = { version: ts.version, resources: [...ts.resources.values()].map((r) => r.json) };
+  }
+  return out;
+}
+
+export function controlPlaneRoutes(o: ControlPlaneAdminOptions): AdminRoutes {
+  const cp = o.controlPlane;
+  return {
+    'GET /status': (_req, res, url) => send(res, 200, controlPlaneStatus(cp, url.searchParams.get('node'))),
+    'GET /config_dump': (_req, res, url) => {
+      const dump = configDump(cp, url);
+      return dump ? send(res, 200, dump) : send(res, 503, { error: 'no config loaded' });
+    },
+    'PUT /config': async (req, res) => {
+      if (o.token === undefined) return send(res, 403, { error: 'PUT /config is disabled: start serve with --admin-token-file or SHADOWPLANE_ADMIN_TOKEN' });
+      if (!tokenMatches(req.headers.authorization, o.token)) return send(res, 401, { error: 'missing or wrong bearer token' });
+      const limit = o.maxConfigBytes ?? 4 * 1024 * 1024;
+      const body = await readBody(req, limit);
+      if (body === undefined) return send(res, 413, { error: `config larger than ${limit} bytes` });
+      const result = await cp.source.replace(body, 'admin PUT /config', 'PUT /config body');
+      if (!result.ok) return send(res, 422, { problems: result.problems.map(formatProblem) });
+      return send(res, 200, { configVersion: cp.cache.configVersion, warnings: result.warnings.map(formatProblem) });
+    },
+  };
+}

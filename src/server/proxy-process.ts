@@ -1,0 +1,78 @@
+// `shadowplane proxy` as one call: the built-in data plane as an xDS client of a remote control
+// plane, ACKing what it can honour and NACKing the rest with the reason, as Envoy does, with an admin
+// endpoint for readiness, metrics and mirror response comparisons. Options come parsed; flags and
+// signals belong to cli/proxy.ts.
+import type { Logger } from 'pino';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { HostPort } from '../config/address.js';
+import { RTDS_LAYER_NAME } from '../envoy-api/metadata.js';
+import { createDataPlane, formatResourceProblem, runtimeValuesFromLayers, type DataPlane, type ResourceProblem } from '../proxy/index.js';
+import { EnvoyLikeSubscriber } from '../xds-client/envoy-like-subscriber.js';
+import { AdminServer } from './admin-server.js';
+
+export interface ProxyOptions {
+  /** host:port of the control plane's ADS server. */
+  readonly xds: string;
+  readonly node: { readonly id: string; readonly cluster: string };
+  /** Where the admin endpoint listens; port 0 takes any free port. */
+  readonly admin: HostPort;
+  /** Reconnect backoff after the stream ends (default 0.5 s doubling to 30 s). */
+  readonly backoffMs?: { readonly initial: number; readonly max: number };
+}
+
+export interface RunningProxy {
+  readonly plane: DataPlane;
+  readonly registry: Registry;
+  readonly subscriber: EnvoyLikeSubscriber;
+  readonly adminPort: number;
+  close(): Promise<void>;
+}
+
+export async function startProxy(o: ProxyOptions, logger: Logger): Promise<RunningProxy> {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const plane = createDataPlane({ logger: logger.child({ component: 'data-plane' }), registry });
+  let applied = false;
+  const subscriber = new EnvoyLikeSubscriber({
+    target: o.xds,
+    node: o.node,
+    runtimeLayers: [RTDS_LAYER_NAME],
+    ...(o.backoffMs ? { backoffMs: o.backoffMs } : {}),
+    apply: async (set) => {
+      const r = await plane.apply(set, runtimeValuesFromLayers(set.runtime ?? []));
+      if (r.ok) {
+        applied = true;
+        return undefined;
+      }
+      const e = r.error as { problems?: readonly ResourceProblem[] };
+      return e.problems ? e.problems.map(formatResourceProblem).join('; ') : r.error.message;
+    },
+  });
+  subscriber.on('rejected', (type, reason) => logger.warn({ type, reason }, 'rejected a config update (NACK); keeping the previous one'));
+  subscriber.on('disconnected', (e) => logger.warn({ error: e?.message }, 'xDS stream ended; reconnecting'));
+  // Loopback by default: readiness (once a config is applied), metrics and mirror response comparisons.
+  const admin = new AdminServer({
+    what: 'the proxy admin endpoint',
+    registry,
+    logger: logger.child({ component: 'admin' }),
+    readiness: { ready: () => applied, waiting: 'waiting for config' },
+    comparisons: () => plane.comparisons(),
+  });
+  const adminPort = await admin.listen(o.admin.host, o.admin.port).catch(async (e: unknown) => {
+    await plane.close();
+    throw e;
+  });
+  subscriber.start();
+  logger.info({ xds: o.xds, node: o.node.id, admin: `${o.admin.host}:${adminPort}` }, 'shadowplane proxy started');
+  return {
+    plane,
+    registry,
+    subscriber,
+    adminPort,
+    async close() {
+      subscriber.stop();
+      await admin.close();
+      await plane.close();
+    },
+  };
+}

@@ -1,0 +1,88 @@
+// `shadowplane serve` as one call: the control plane (config file, snapshot cache, ADS server), its
+// admin endpoint and, if asked, the built-in data plane in the same process. Options come parsed;
+// flags, their defaults and signals belong to cli/serve.ts.
+import type { Logger } from 'pino';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { HostPort } from '../config/address.js';
+import { createDataPlane } from '../proxy/index.js';
+import { DEFAULT_NODE_CLUSTER } from '../translate/bootstrap.js';
+import { AdminServer } from './admin-server.js';
+import { feedBuiltinDataPlane } from './builtin-data-plane.js';
+import { controlPlaneRoutes } from './control-plane-admin.js';
+import { ControlPlane } from './control-plane.js';
+
+/** The node the built-in data plane is served as, unless told otherwise. */
+export const BUILTIN_NODE_ID = 'builtin';
+
+export interface ServerOptions {
+  readonly configFile: string;
+  /** Where ADS and the admin endpoint listen; port 0 takes any free port. */
+  readonly xds: HostPort;
+  readonly admin: HostPort;
+  /** Bearer token for PUT /config; undefined refuses it. */
+  readonly adminToken: string | undefined;
+  /** Follow edits of the config file. */
+  readonly watch: boolean;
+  /** Also run the built-in data plane in this process, fed what this node would be served. */
+  readonly builtinDataPlane?: { readonly nodeId?: string; readonly nodeCluster?: string };
+}
+
+export interface RunningServer {
+  readonly controlPlane: ControlPlane;
+  readonly registry: Registry;
+  readonly admin: AdminServer;
+  readonly xdsPort: number;
+  readonly adminPort: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the control plane; resolves once it serves, or undefined when the config is invalid (every
+ * problem logged). `dataPlaneLogger` gives the built-in data plane a logger of its own (the sandbox
+ * prefixes it apart).
+ */
+export async function startServer(o: ServerOptions, logger: Logger, dataPlaneLogger = logger.child({ component: 'data-plane' })): Promise<RunningServer | undefined> {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const controlPlane = new ControlPlane({ configFile: o.configFile, logger, registry });
+  const xdsTarget = o.xds.host.includes(':') ? `[${o.xds.host}]:${o.xds.port}` : `${o.xds.host}:${o.xds.port}`;
+  if (!(await controlPlane.start({ xds: xdsTarget, watch: o.watch }))) return undefined;
+  // Created before the admin, which serves its comparisons; it binds nothing until fed a config.
+  const plane = o.builtinDataPlane ? createDataPlane({ logger: dataPlaneLogger, registry }) : undefined;
+  const admin = new AdminServer({
+    registry,
+    logger: logger.child({ component: 'admin' }),
+    readiness: { ready: () => controlPlane.cache.ready && controlPlane.ads.port > 0, waiting: 'no config served yet' },
+    routes: controlPlaneRoutes({ controlPlane, token: o.adminToken }),
+    ...(plane ? { comparisons: () => plane.comparisons() } : {}),
+  });
+  const adminPort = await admin.listen(o.admin.host, o.admin.port).catch(async (e: unknown) => {
+    await plane?.close();
+    await controlPlane.close();
+    throw e;
+  });
+  logger.info({ xds: `${o.xds.host}:${controlPlane.ads.port}`, admin: `${o.admin.host}:${adminPort}` }, 'shadowplane serving');
+  const closers: Array<() => Promise<void> | void> = [];
+  if (plane) {
+    const node = {
+      id: o.builtinDataPlane?.nodeId ?? BUILTIN_NODE_ID,
+      cluster: o.builtinDataPlane?.nodeCluster ?? DEFAULT_NODE_CLUSTER,
+      envoyVersion: undefined,
+      userAgent: 'shadowplane',
+    };
+    const stop = await feedBuiltinDataPlane(controlPlane.cache, plane, node, dataPlaneLogger);
+    closers.push(stop, () => plane.close());
+  }
+  return {
+    controlPlane,
+    registry,
+    admin,
+    xdsPort: controlPlane.ads.port,
+    adminPort,
+    async close() {
+      for (const c of closers.reverse()) await c();
+      await admin.close();
+      await controlPlane.close();
+    },
+  };
+}
