@@ -11,7 +11,10 @@ import path from 'node:path';
 import { formatDocument } from '../src/envoy-api/document-format.js';
 import { adsBootstrap } from '../src/translate/bootstrap.js';
 import { rssMiB } from './proc-stats.js';
-import { freePort, REPO_ROOT, sleep, waitFor } from './util.js';
+import { startEnvoy } from '../src/sandbox/envoy-process.js';
+import { REPO_ROOT } from '../src/sandbox/paths.js';
+import { sleep, waitFor } from '../src/sandbox/wait.js';
+import { freePort } from './util.js';
 
 export const CASES = ['no mirror', 'healthy mirror', 'mirror answers after 1 s', 'mirror refuses connections', 'mirror never answers'] as const;
 export type Case = (typeof CASES)[number];
@@ -88,7 +91,7 @@ http { access_log off; keepalive_requests 1000000;
     s.on('close', () => held.delete(s));
   });
   await new Promise<void>((r) => hole.listen(blackhole, '127.0.0.1', 8192, r));
-  await waitFor('upstreams', async () => (await fetch(`http://127.0.0.1:${primary}/`).catch(() => undefined))?.ok === true, 10_000);
+  await waitFor('upstreams', async () => (await fetch(`http://127.0.0.1:${primary}/`).catch(() => undefined))?.ok === true, 10_000, 5);
   return {
     nginx,
     primary,
@@ -207,10 +210,10 @@ async function startProxy(name: ProxyName, dir: string, listen: number, u: Upstr
   const bootstrap = path.join(dir, 'envoy.yaml');
   await writeFile(bootstrap, formatDocument(adsBootstrap({ xds: `127.0.0.1:${xds}`, nodeId: 'bench-envoy', nodeCluster: 'bench', adminPort: envoyAdmin }), 'yaml'));
   await waitFor('control plane', async () => (await fetch(`http://127.0.0.1:${admin}/readyz`).catch(() => undefined))?.ok === true, 30_000, 50);
-  const envoy = spawn(envoyBin, ['-c', bootstrap, '--concurrency', '1', '--base-id', '61', '-l', 'error', '--disable-hot-restart'], { stdio: 'ignore' });
-  children.push(envoy);
+  const envoy = await startEnvoy(envoyBin, { bootstrapFile: bootstrap, adminPort: envoyAdmin, baseId: 61, logLevel: 'error', args: ['--concurrency', '1'] });
+  children.push(envoy.process);
   await waitFor('Envoy listening', async () => (await fetch(`http://127.0.0.1:${listen}/`).catch(() => undefined))?.ok === true, 30_000, 50);
-  return { pids: () => [envoy.pid!], stop };
+  return { pids: () => [envoy.process.pid!], stop };
 }
 
 function rssOf(pids: number[]): number {

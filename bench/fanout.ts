@@ -12,10 +12,13 @@ import { TypeUrl } from '../src/envoy-api/type-urls.js';
 import { formatDocument } from '../src/envoy-api/document-format.js';
 import { adsBootstrap } from '../src/translate/bootstrap.js';
 import { AdsClient } from '../src/xds-client/ads-client.js';
-import { DeltaClient } from './delta-client.js';
+import { DeltaClient } from '../src/xds-client/delta-client.js';
 import { generateConfig } from './gen-config.js';
 import { cpuSeconds, rssMiB } from './proc-stats.js';
-import { freePort, percentile, REPO_ROOT, sleep, waitFor } from './util.js';
+import { startEnvoy, type RunningEnvoy } from '../src/sandbox/envoy-process.js';
+import { REPO_ROOT } from '../src/sandbox/paths.js';
+import { sleep, waitFor } from '../src/sandbox/wait.js';
+import { freePort, percentile } from './util.js';
 
 export interface FanoutResult {
   readonly mode: 'sotw' | 'delta';
@@ -99,22 +102,22 @@ export async function runFanout(o: { envoy: string; streams: number; mode: 'sotw
   await writeFile(tokenFile, TOKEN);
   const children: ChildProcess[] = [];
   const sims: SimProxy[] = [];
+  let envoy: RunningEnvoy | undefined;
   try {
     // SHADOWPLANE_BENCH_CPU_PROF=DIR writes the control plane's CPU profile there (open it in Chrome DevTools).
     const prof = process.env.SHADOWPLANE_BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.SHADOWPLANE_BENCH_CPU_PROF] : [];
     const server = spawn(process.execPath, [...prof, path.join(REPO_ROOT, 'bin/shadowplane.js'), 'serve', '--config', configFile, '--xds', `127.0.0.1:${xds}`, '--admin', `127.0.0.1:${admin}`, '--admin-token-file', tokenFile, '--log-level', 'warn', '--no-watch'], { stdio: 'ignore' });
     children.push(server);
-    await waitFor('control plane ready', async () => (await fetch(`http://127.0.0.1:${admin}/readyz`).catch(() => undefined))?.ok === true, 30_000);
+    await waitFor('control plane ready', async () => (await fetch(`http://127.0.0.1:${admin}/readyz`).catch(() => undefined))?.ok === true, 30_000, 5);
     const rssBase = rssMiB(server.pid!);
 
     const bootstrapFile = path.join(dir, 'envoy.yaml');
     await writeFile(bootstrapFile, formatDocument(adsBootstrap({ xds: `127.0.0.1:${xds}`, nodeId: 'envoy-bench', nodeCluster: 'bench', adminPort: envoyAdmin, delta: o.mode === 'delta' }), 'yaml'));
-    const envoy = spawn(o.envoy, ['-c', bootstrapFile, '--base-id', String(40 + (o.mode === 'delta' ? 1 : 0)), '-l', 'error', '--disable-hot-restart'], { stdio: 'ignore' });
-    children.push(envoy);
+    envoy = await startEnvoy(o.envoy, { bootstrapFile, adminPort: envoyAdmin, baseId: 40 + (o.mode === 'delta' ? 1 : 0), logLevel: 'error' });
 
     for (let i = 0; i < o.streams; i++) sims.push(new SimProxy(`127.0.0.1:${xds}`, `sim-${i}`, o.mode));
-    await waitFor('every simulated proxy has endpoints', () => sims.every((s) => s.lastEdsAt > 0), 120_000);
-    await waitFor('Envoy has endpoints', async () => (await envoyAckedVersion(admin)) !== undefined, 60_000);
+    await waitFor('every simulated proxy has endpoints', () => sims.every((s) => s.lastEdsAt > 0), 120_000, 5);
+    await waitFor('Envoy has endpoints', async () => (await envoyAckedVersion(admin)) !== undefined, 60_000, 5);
     await sleep(500);
     const rssConnected = rssMiB(server.pid!);
 
@@ -129,7 +132,7 @@ export async function runFanout(o: { envoy: string; streams: number; mode: 'sotw
       const res = await fetch(`http://127.0.0.1:${admin}/config`, { method: 'PUT', body: text, headers: { authorization: `Bearer ${TOKEN}` } });
       if (!res.ok) throw new Error(`PUT /config: ${res.status} ${await res.text()}`);
       const { configVersion } = (await res.json()) as { configVersion: number };
-      await waitFor(`edit ${k} ACKed by every simulated proxy`, () => sims.every((s) => s.lastEdsAt > t0), 60_000);
+      await waitFor(`edit ${k} ACKed by every simulated proxy`, () => sims.every((s) => s.lastEdsAt > t0), 60_000, 5);
       lat.push(Math.max(...sims.map((s) => s.lastEdsAt)) - t0);
       await waitFor(`edit ${k} ACKed by Envoy`, async () => ((await envoyAckedVersion(admin)) ?? 0) >= configVersion, 30_000, 2);
       envoyLat.push(performance.now() - t0);
@@ -152,6 +155,7 @@ export async function runFanout(o: { envoy: string; streams: number; mode: 'sotw
     };
   } finally {
     for (const s of sims) s.stop();
+    await envoy?.stop();
     for (const c of children) c.kill('SIGTERM');
     await sleep(process.env.SHADOWPLANE_BENCH_CPU_PROF ? 3000 : 300);
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');

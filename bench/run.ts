@@ -6,15 +6,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { runDatapath, type DatapathRow } from './datapath.js';
 import { runFanout, type FanoutResult } from './fanout.js';
-import { REPO_ROOT } from './util.js';
+import { envoyVersion, findEnvoy } from '../src/sandbox/envoy-process.js';
+import { REPO_ROOT } from '../src/sandbox/paths.js';
 
 const QUICK = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
 
 function envoyBin(): string {
-  const bin = process.env.ENVOY_BIN ?? path.join(REPO_ROOT, '.venv/bin/envoy');
-  if (spawnSync(bin, ['--version']).status !== 0) throw new Error(`no Envoy at ${bin}: run npm run setup:envoy`);
+  const bin = findEnvoy();
+  if (!bin || spawnSync(bin, ['--version']).status !== 0) throw new Error(`no Envoy at ${bin ?? 'ENVOY_BIN or .venv/bin/envoy'}: run npm run setup:envoy`);
   return bin;
 }
 
@@ -47,7 +48,7 @@ const f0 = (x: number): string => (Number.isFinite(x) ? x.toFixed(0) : 'n/a');
 const mark = (ok: boolean): string => (ok ? '**met**' : '**not met**');
 
 function render(o: { compile?: CompileRow[]; fanout?: FanoutResult[]; datapath?: DatapathRow[]; command: string; started: Date; seconds: number }): string {
-  const envoy = versionOf(envoyBin(), ['--version'], /\/(\d+\.\d+\.\d+)\//);
+  const envoy = envoyVersion(envoyBin());
   const nginx = versionOf('nginx', ['-v'], /nginx\/([\d.]+)/);
   const wrk = versionOf('wrk', ['--version'], /wrk (?:debian\/)?([\d.]+)/);
   const goals: string[] = [];

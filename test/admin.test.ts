@@ -9,7 +9,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TypeUrl } from '../src/envoy-api/type-urls.js';
 import { AdsClient } from '../src/xds-client/ads-client.js';
-import { eventually, startControlPlane, type TestControlPlane } from './helpers/control-plane.js';
+import { sleep, waitFor } from '../src/sandbox/wait.js';
+import { startControlPlane, type TestControlPlane } from './helpers/control-plane.js';
 import { freePort } from './helpers/ports.js';
 import { REPO_ROOT } from './helpers/repo.js';
 
@@ -35,7 +36,7 @@ describe('admin endpoint', () => {
     client = new AdsClient({ target: `127.0.0.1:${cp.xdsPort}`, node: { id: 'admin-test', cluster: 'c' }, onResponse: () => undefined });
     client.start();
     client.subscribe(TypeUrl.Cluster, []);
-    await eventually('client synced', () => client.acceptedVersion(TypeUrl.Cluster) !== undefined);
+    await waitFor('client synced', () => client.acceptedVersion(TypeUrl.Cluster) !== undefined);
   });
   after(async () => {
     client.close();
@@ -85,7 +86,7 @@ describe('admin endpoint', () => {
     assert.equal(good.status, 200);
     assert.equal(((await good.json()) as { configVersion: number }).configVersion, 2);
     assert.equal(await readFile(cp.configFile, 'utf8'), CONFIG('m2'));
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     assert.equal(cp.controlPlane.cache.configVersion, 2, 'the watcher seeing our own write publishes nothing new');
   });
 
@@ -119,14 +120,14 @@ describe('shadowplane serve (process)', () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const version = async (): Promise<number> => ((await (await fetch(`http://127.0.0.1:${admin}/status`)).json()) as { configVersion: number }).configVersion;
     try {
-      await eventually('serving', async () => (await fetch(`http://127.0.0.1:${admin}/readyz`).catch(() => undefined))?.status === 200);
+      await waitFor('serving', async () => (await fetch(`http://127.0.0.1:${admin}/readyz`).catch(() => undefined))?.status === 200);
       assert.equal(await version(), 1);
       assert.equal((await fetch(`http://127.0.0.1:${admin}/config`, { method: 'PUT', body: CONFIG('m2') })).status, 403);
       await writeFile(file, CONFIG('m2'));
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       assert.equal(await version(), 1, '--no-watch: an edit alone changes nothing');
       child.kill('SIGHUP');
-      await eventually('reloaded on SIGHUP', async () => (await version()) === 2);
+      await waitFor('reloaded on SIGHUP', async () => (await version()) === 2);
       child.kill('SIGTERM');
       assert.equal(await exited, 0);
       assert.match(out, /"msg":"shutting down"/);
@@ -144,7 +145,7 @@ describe('shadowplane serve (process)', () => {
     const env = { ...process.env, SHADOWPLANE_ADMIN_TOKEN: '' };
     const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/shadowplane.js'), 'serve', '--config', file, '--xds', '127.0.0.1:0', '--admin', `127.0.0.1:${admin}`, '--admin-token-file', tokenFile, '--no-watch'], { env, stdio: 'ignore' });
     try {
-      await eventually('serving', async () => (await fetch(`http://127.0.0.1:${admin}/readyz`).catch(() => undefined))?.status === 200);
+      await waitFor('serving', async () => (await fetch(`http://127.0.0.1:${admin}/readyz`).catch(() => undefined))?.status === 200);
       const put = (token: string) => fetch(`http://127.0.0.1:${admin}/config`, { method: 'PUT', body: CONFIG('m2'), headers: { authorization: `Bearer ${token}` } });
       assert.equal((await put('wrong')).status, 401);
       const ok = await put('from-file');
@@ -176,15 +177,15 @@ describe('the config file watcher', () => {
 
   it('a file written with shell redirection (truncated, then written a moment later) is applied, never rejected as empty', async () => {
     await writeFile(cp.configFile, ''); // `>` truncates first…
-    await new Promise((r) => setTimeout(r, 400)); // …past the watcher's debounce…
+    await sleep(400); // …past the watcher's debounce…
     await writeFile(cp.configFile, CONFIG('m2')); // …then the shell's command writes
-    await eventually('the edit applied', () => cp.controlPlane.cache.configVersion === 2);
+    await waitFor('the edit applied', () => cp.controlPlane.cache.configVersion === 2);
     assert.equal(cp.controlPlane.lastRejected, undefined, 'the empty moment was not rejected');
   });
 
   it('a file that stays empty is rejected with that reason, and the last good config keeps being served', async () => {
     await writeFile(cp.configFile, '');
-    await eventually('rejected', () => cp.controlPlane.lastRejected !== undefined, 5000);
+    await waitFor('rejected', () => cp.controlPlane.lastRejected !== undefined, 5000);
     assert.match(cp.controlPlane.lastRejected!.problems[0]!, /the file is empty/);
     assert.equal(cp.controlPlane.cache.configVersion, 2);
   });

@@ -9,8 +9,10 @@ import { after, before, describe, it } from 'node:test';
 import { formatDocument } from '../src/envoy-api/document-format.js';
 import { TypeUrl } from '../src/envoy-api/type-urls.js';
 import { adsBootstrap } from '../src/translate/bootstrap.js';
-import { eventually, startControlPlane, type TestControlPlane } from './helpers/control-plane.js';
-import { envoyBinary, requireEnvoy, startEnvoy, type RunningEnvoy } from './helpers/envoy.js';
+import { startControlPlane, type TestControlPlane } from './helpers/control-plane.js';
+import { findEnvoy, startEnvoy, type RunningEnvoy } from '../src/sandbox/envoy-process.js';
+import { sleep, waitFor } from '../src/sandbox/wait.js';
+import { requireEnvoy } from './helpers/envoy.js';
 import { httpGet } from './helpers/http-client.js';
 import { startLoad } from './helpers/load.js';
 import { freePort } from './helpers/ports.js';
@@ -71,7 +73,7 @@ ${BACKENDS.map((n) => `  - { name: ${n === 'hot' ? k.hotCluster : n === 'edge' ?
     const before = cp.controlPlane.cache.configVersion;
     Object.assign(knobs, k);
     await cp.edit(config(knobs));
-    await eventually('config version published', () => cp.controlPlane.cache.configVersion > before || cp.controlPlane.lastRejected !== undefined);
+    await waitFor('config version published', () => cp.controlPlane.cache.configVersion > before || cp.controlPlane.lastRejected !== undefined);
   };
 
   const proxy = (nodeId: string) => cp.controlPlane.ads.proxies.list().find((p) => p.node?.id === nodeId);
@@ -89,17 +91,17 @@ ${BACKENDS.map((n) => `  - { name: ${n === 'hot' ? k.hotCluster : n === 'edge' ?
     const admin = await freePort();
     const file = path.join(dir, `${id}.yaml`);
     await writeFile(file, formatDocument(adsBootstrap({ xds: `127.0.0.1:${xdsPort}`, nodeId: id, nodeCluster: 'test', adminPort: admin, delta }), 'yaml'));
-    return startEnvoy(envoyBinary()!, file, admin, baseId);
+    return startEnvoy(findEnvoy()!, { bootstrapFile: file, adminPort: admin, baseId });
   };
 
   before(async () => {
-    if (!envoyBinary()) return;
+    if (!findEnvoy()) return;
     for (const n of BACKENDS) b[n] = await startRecordingBackend(n);
     [front, edgePort, xdsPort] = [await freePort(), await freePort(), await freePort()];
     dir = await mkdtemp(path.join(tmpdir(), 'shadowplane-ads-'));
     cp = await startControlPlane(config(knobs), { xdsPort, dir });
     envoy = await startFrontEnvoy('front-1', false, 21);
-    await eventually('front-1 SYNCED', () => synced('front-1'));
+    await waitFor('front-1 SYNCED', () => synced('front-1'));
   });
 
   after(async () => {
@@ -110,7 +112,7 @@ ${BACKENDS.map((n) => `  - { name: ${n === 'hot' ? k.hotCluster : n === 'edge' ?
   });
 
   const get = (p: string, headers: Record<string, string> = {}) => httpGet(front, p, { host: `localhost:${front}`, ...headers });
-  const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 300));
+  const settle = (): Promise<void> => sleep(300);
 
   it('seed 000 through ADS: static mirror, header-selected mirror, and no mirror without an allowed header', async (t) => {
     if (!requireEnvoy(t)) return;
@@ -147,7 +149,7 @@ ${BACKENDS.map((n) => `  - { name: ${n === 'hot' ? k.hotCluster : n === 'edge' ?
     const rdsBefore = p.type(TypeUrl.RouteConfiguration).sentVersion;
     const rtdsBefore = p.type(TypeUrl.Runtime).sentVersion;
     await apply({ samplePercent: 10 });
-    await eventually('RTDS acked', () => synced('front-1') && p.type(TypeUrl.Runtime).ackedVersion !== rtdsBefore);
+    await waitFor('RTDS acked', () => synced('front-1') && p.type(TypeUrl.Runtime).ackedVersion !== rtdsBefore);
     assert.equal(p.type(TypeUrl.RouteConfiguration).sentVersion, rdsBefore, 'no route was pushed');
     const at10 = await measure();
     assert.ok(within(at10, 0.1), `${at10} of ${N} mirrored at 10%`);
@@ -165,7 +167,7 @@ ${BACKENDS.map((n) => `  - { name: ${n === 'hot' ? k.hotCluster : n === 'edge' ?
       await apply({ hotMirrors: mirrors });
       // The edit is live when a probe reaches every mirror of the new set.
       const probe = `edit-${i}`;
-      await eventually(`edit ${i} visible at ${mirrors.join(',')}`, async () => {
+      await waitFor(`edit ${i} visible at ${mirrors.join(',')}`, async () => {
         await get('/hot', { 'x-probe': probe });
         return mirrors.every((m) => b[m].received.some((r) => r.headers['x-probe'] === probe));
       }, 10_000);
@@ -190,7 +192,7 @@ ${BACKENDS.map((n) => `  - { name: ${n === 'hot' ? k.hotCluster : n === 'edge' ?
     const load = startLoad({ port: front, path: '/hot', headers: { host: 'localhost' }, concurrency: 4, maxMs: 60_000, maxRequests: 200_000 });
     for (let i = 1; i <= 10; i++) {
       await apply({ hotCluster: `hot-v${i}` });
-      await eventually(`rename ${i} acked`, () => synced('front-1'));
+      await waitFor(`rename ${i} acked`, () => synced('front-1'));
     }
     const r = await load.stop();
     assert.deepEqual(r.failures, [], `${r.failures.length} of ${r.sent} requests failed`);
@@ -201,7 +203,7 @@ ${BACKENDS.map((n) => `  - { name: ${n === 'hot' ? k.hotCluster : n === 'edge' ?
     const p = proxy('front-1')!;
     const rds = p.type(TypeUrl.RouteConfiguration);
     await apply({ nackRoute: true });
-    await eventually('NACK recorded', () => p.state(rds) === 'NACKED');
+    await waitFor('NACK recorded', () => p.state(rds) === 'NACKED');
     assert.match(rds.lastNack!.message, /regex|re2|invalid/i);
     const pushes = async (): Promise<number> => {
       const m = await cp.controlPlane.metrics.pushes.get();
@@ -209,20 +211,20 @@ ${BACKENDS.map((n) => `  - { name: ${n === 'hot' ? k.hotCluster : n === 'edge' ?
     };
     const before = await pushes();
     for (let i = 0; i < 20; i++) assert.equal((await get('/service/1')).status, 200);
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(1000);
     assert.equal(await pushes(), before, 'the rejected version was sent again');
     assert.equal(p.state(rds), 'NACKED');
     await apply({ nackRoute: false });
-    await eventually('SYNCED again', () => synced('front-1'));
+    await waitFor('SYNCED again', () => synced('front-1'));
   });
 
   it('a control-plane restart under load fails no request, and Envoy ends SYNCED', async (t) => {
     if (!requireEnvoy(t)) return;
     const load = startLoad({ port: front, path: '/service/1', headers: { host: 'localhost' }, concurrency: 4, maxMs: 60_000, maxRequests: 200_000 });
     await cp.stop();
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     cp = await startControlPlane(config(knobs), { xdsPort, dir });
-    await eventually('front-1 reconnected and SYNCED', () => synced('front-1'), 30_000);
+    await waitFor('front-1 reconnected and SYNCED', () => synced('front-1'), 30_000);
     const r = await load.stop();
     assert.deepEqual(r.failures, []);
     assert.ok(r.sent > 50, `load ran (${r.sent} requests)`);
@@ -232,7 +234,7 @@ ${BACKENDS.map((n) => `  - { name: ${n === 'hot' ? k.hotCluster : n === 'edge' ?
     if (!requireEnvoy(t)) return;
     const edge = await startFrontEnvoy('edge-1', true, 22);
     try {
-      await eventually('edge-1 SYNCED over delta', () => synced('edge-1'));
+      await waitFor('edge-1 SYNCED over delta', () => synced('edge-1'));
       assert.equal(proxy('edge-1')!.protocol, 'delta');
       const viaEdge = await httpGet(edgePort, '/x', { host: 'localhost' });
       assert.equal(viaEdge.body, 'Hello from behind shadowplane (edge)!\n');
@@ -244,7 +246,7 @@ ${BACKENDS.map((n) => `  - { name: ${n === 'hot' ? k.hotCluster : n === 'edge' ?
       const load = startLoad({ port: edgePort, path: '/x', headers: { host: 'localhost' }, concurrency: 4, maxMs: 60_000, maxRequests: 200_000 });
       for (let i = 1; i <= 5; i++) {
         await apply({ edgeCluster: `edge-v${i}` });
-        await eventually(`edge rename ${i} acked`, () => synced('edge-1'));
+        await waitFor(`edge rename ${i} acked`, () => synced('edge-1'));
       }
       const r = await load.stop();
       assert.deepEqual(r.failures, [], `${r.failures.length} of ${r.sent} requests failed`);

@@ -12,10 +12,12 @@ import { formatDocument } from '../src/envoy-api/document-format.js';
 import type { JsonObject, TypedJson } from '../src/envoy-api/proto-json.js';
 import { TypeUrl } from '../src/envoy-api/type-urls.js';
 import type { DataPlane, RuntimeValues } from '../src/proxy/index.js';
-import { envoyBinary, requireEnvoy, startEnvoy, type RunningEnvoy } from './helpers/envoy.js';
+import { findEnvoy, startEnvoy, type RunningEnvoy } from '../src/sandbox/envoy-process.js';
+import { sleep } from '../src/sandbox/wait.js';
+import { requireEnvoy } from './helpers/envoy.js';
 import { writeFileXds } from './helpers/file-xds.js';
 import { freePort } from './helpers/ports.js';
-import { compileYaml, rawExchange, runBounded, send, sleep, startBackend, startPlane, type Backend, type Received, type Response } from './helpers/proxy-harness.js';
+import { compileYaml, rawExchange, runBounded, send, startBackend, startPlane, type Backend, type Received, type Response } from './helpers/proxy-harness.js';
 
 const BACKENDS = ['svc-a', 'svc-b', 'mirror-a', 'mirror-b', 'slow', 'broken', 'paced'] as const;
 type BackendName = (typeof BACKENDS)[number];
@@ -656,7 +658,7 @@ describe('conformance: real Envoy and the built-in data plane on the same resour
         engine.plane.setRuntime(engineRuntime);
       },
     });
-    const bin = envoyBinary();
+    const bin = findEnvoy();
     if (!bin) return;
     const envoyFront = await freePort();
     const envoyEdge = await freePort();
@@ -672,7 +674,7 @@ describe('conformance: real Envoy and the built-in data plane on the same resour
     };
     const file = path.join(dir, 'bootstrap.yaml');
     await writeFile(file, formatDocument(bootstrap, 'yaml'));
-    envoy = await startEnvoy(bin, file, admin, 21);
+    envoy = await startEnvoy(bin, { bootstrapFile: file, adminPort: admin, baseId: 21 });
     targets.unshift({
       name: 'envoy',
       front: envoyFront,

@@ -11,7 +11,9 @@ import { formatDocument } from '../src/envoy-api/document-format.js';
 import { parseConfig } from '../src/config/load.js';
 import { buildModel } from '../src/model/build.js';
 import { translate } from '../src/translate/resources.js';
-import { envoyBinary, requireEnvoy, startEnvoy, type RunningEnvoy } from './helpers/envoy.js';
+import { findEnvoy, startEnvoy, type RunningEnvoy } from '../src/sandbox/envoy-process.js';
+import { sleep } from '../src/sandbox/wait.js';
+import { requireEnvoy } from './helpers/envoy.js';
 import { writeFileXds } from './helpers/file-xds.js';
 import { httpGet, type SimpleResponse } from './helpers/http-client.js';
 import { freePort } from './helpers/ports.js';
@@ -61,7 +63,7 @@ describe('compiled resources in real Envoy (seed 000)', () => {
   let front = 0;
 
   before(async () => {
-    if (!envoyBinary()) return;
+    if (!findEnvoy()) return;
     for (const n of NAMES) backends[n] = await startRecordingBackend(n);
     front = await freePort();
     const ports = Object.fromEntries(NAMES.map((n) => [n, backends[n].port])) as Record<Name, number>;
@@ -72,7 +74,7 @@ describe('compiled resources in real Envoy (seed 000)', () => {
     const bootstrap = await writeFileXds(translate(buildModel(loaded.config)), dir, admin);
     const file = path.join(dir, 'bootstrap.yaml');
     await writeFile(file, formatDocument(bootstrap, 'yaml'));
-    envoy = await startEnvoy(envoyBinary()!, file, admin, 11);
+    envoy = await startEnvoy(findEnvoy()!, { bootstrapFile: file, adminPort: admin, baseId: 11 });
   });
 
   after(async () => {
@@ -85,7 +87,7 @@ describe('compiled resources in real Envoy (seed 000)', () => {
     httpGet(front, p, { host: `localhost:${front}`, ...headers });
 
   /** Mirrors are fire-and-forget: give an absent copy time to show up before asserting it did not. */
-  const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 300));
+  const settle = (): Promise<void> => sleep(300);
 
   it('step 2–3: /service/1 answers from service1 and is mirrored with Host localhost-shadow:<port>', async (t) => {
     if (!requireEnvoy(t)) return;

@@ -11,7 +11,8 @@ import { canonicalResources } from '../src/envoy-api/resource-set.js';
 import { buildModel } from '../src/model/build.js';
 import { adsBootstrap, staticBootstrap } from '../src/translate/bootstrap.js';
 import { translate } from '../src/translate/resources.js';
-import { envoyValidate, requireEnvoy } from './helpers/envoy.js';
+import { envoyValidate } from '../src/sandbox/envoy-process.js';
+import { requireEnvoy } from './helpers/envoy.js';
 import { exampleConfigs, REPO_ROOT } from './helpers/repo.js';
 
 describe('envoy --mode validate', () => {

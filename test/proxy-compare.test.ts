@@ -7,9 +7,10 @@ import { after, before, describe, it } from 'node:test';
 import type { JsonObject, TypedJson } from '../src/envoy-api/proto-json.js';
 import type { ComparisonSummary, Difference, MirrorDifferences } from '../src/proxy/index.js';
 import { parseResources } from '../src/proxy/resources/parse-resources.js';
+import { sleep } from '../src/sandbox/wait.js';
 import { startControlPlane, type TestControlPlane } from './helpers/control-plane.js';
 import { freePort } from './helpers/ports.js';
-import { closeAll, compileYaml, send, sleep, startBackend, startFrontPlane, type Backend, type FrontPlane, type Received, type Reply } from './helpers/proxy-harness.js';
+import { closeAll, compileYaml, send, startBackend, startFrontPlane, type Backend, type FrontPlane, type Received, type Reply } from './helpers/proxy-harness.js';
 
 const json = (body: unknown, headers: Record<string, string> = {}): Reply => ({
   headers: { 'content-type': 'application/json', ...headers },

@@ -13,9 +13,10 @@ import { parseResources } from '../src/proxy/resources/parse-resources.js';
 import { loadConfigFile } from '../src/config/load.js';
 import { buildModel } from '../src/model/build.js';
 import { translate } from '../src/translate/resources.js';
+import { sleep } from '../src/sandbox/wait.js';
 import { freePort } from './helpers/ports.js';
 import { exampleConfigs, REPO_ROOT } from './helpers/repo.js';
-import { closeAll, compileYaml, send, sleep, startBackend, startPlane, type Backend, type TestPlane } from './helpers/proxy-harness.js';
+import { closeAll, compileYaml, send, startBackend, startPlane, type Backend, type TestPlane } from './helpers/proxy-harness.js';
 
 function config(listeners: ReadonlyArray<{ name: string; port: number; cluster: string; prefix?: string }>, ports: Record<string, number>): ResourceSet {
   return compileYaml(`

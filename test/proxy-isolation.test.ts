@@ -9,12 +9,12 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from './helpers/ports.js';
+import { sleep } from '../src/sandbox/wait.js';
 import {
   closeAll,
   listenOnLoopback,
   runBounded,
   send,
-  sleep,
   startBackend,
   startFrontPlane,
   startRemoteBackends,

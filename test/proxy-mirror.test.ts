@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { closeAll, runBounded, sleep, startBackend, startFrontPlane, type Backend, type FrontPlane } from './helpers/proxy-harness.js';
+import { closeAll, runBounded, startBackend, startFrontPlane, type Backend, type FrontPlane } from './helpers/proxy-harness.js';
+import { sleep } from '../src/sandbox/wait.js';
 
 describe('mirror accounting', () => {
   let primary: Backend;

@@ -5,13 +5,13 @@ import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { sleep } from '../src/sandbox/wait.js';
 import {
   closeAll,
   closeServer,
   listenOnLoopback,
   rawExchange,
   runBounded,
-  sleep,
   startBackend,
   startFrontPlane,
   type Backend,

@@ -3,7 +3,8 @@
 // (Behaviour shared with Envoy is checked against real Envoy in test/conformance.test.ts.)
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { closeAll, rawExchange, sleep, startBackend, startFrontPlane, type Backend, type FrontPlane } from './helpers/proxy-harness.js';
+import { closeAll, rawExchange, startBackend, startFrontPlane, type Backend, type FrontPlane } from './helpers/proxy-harness.js';
+import { sleep } from '../src/sandbox/wait.js';
 
 describe('forwarding', () => {
   let a: Backend;

@@ -9,7 +9,8 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { closeServer, listenOnLoopback, sleep, startFrontPlane, type FrontPlane } from './helpers/proxy-harness.js';
+import { closeServer, listenOnLoopback, startFrontPlane, type FrontPlane } from './helpers/proxy-harness.js';
+import { sleep } from '../src/sandbox/wait.js';
 
 interface Seen {
   readonly protocol: string;

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TypeUrl } from '../src/envoy-api/type-urls.js';
 import { EnvoyLikeSubscriber } from '../src/xds-client/envoy-like-subscriber.js';
-import { eventually, startControlPlane, type TestControlPlane } from './helpers/control-plane.js';
+import { sleep, waitFor } from '../src/sandbox/wait.js';
+import { startControlPlane, type TestControlPlane } from './helpers/control-plane.js';
 import { httpGet } from './helpers/http-client.js';
 import { freePort } from './helpers/ports.js';
 import { startRecordingBackend, type RecordingBackend } from './helpers/recording-backend.js';
@@ -46,7 +47,7 @@ clusters:
     child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/shadowplane.js'), 'proxy', '--xds', `127.0.0.1:${cp.xdsPort}`, '--node-id', 'ts-proxy-1', '--admin', `127.0.0.1:${admin}`], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    await eventually('proxy ready', async () => (await fetch(`http://127.0.0.1:${admin}/readyz`).catch(() => undefined))?.status === 200, 20_000);
+    await waitFor('proxy ready', async () => (await fetch(`http://127.0.0.1:${admin}/readyz`).catch(() => undefined))?.status === 200, 20_000);
   });
 
   after(async () => {
@@ -63,7 +64,7 @@ clusters:
   };
 
   it('serves what the control plane sends: primary answers, the mirror gets a -shadow copy; status SYNCED', async () => {
-    await eventually('SYNCED', synced).catch((e: Error) => {
+    await waitFor('SYNCED', synced).catch((e: Error) => {
       throw new Error(`${e.message}\n${log}`);
     });
     const r = await httpGet(front, '/hello', { host: 'example.com' });
@@ -75,17 +76,17 @@ clusters:
   it('compares the copy\'s response as the route metadata sent over xDS says, and shows it at /mirror_diffs', async () => {
     type Diffs = { mismatch: number; recent: Array<{ differences: Array<{ field: string }> }> };
     const diffs = async (): Promise<Diffs> => (await (await fetch(`http://127.0.0.1:${admin}/mirror_diffs`)).json()) as Diffs;
-    await eventually('a mismatch', async () => (await diffs()).mismatch >= 1);
+    await waitFor('a mismatch', async () => (await diffs()).mismatch >= 1);
     assert.deepEqual((await diffs()).recent[0]!.differences.map((d) => d.field), ['body']);
   });
 
   it('follows a percentage change that arrives over RTDS alone', async () => {
     await cp.edit(config({ percent: 0 }));
-    await eventually('runtime applied', () => synced() && cp.controlPlane.cache.configVersion >= 2);
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor('runtime applied', () => synced() && cp.controlPlane.cache.configVersion >= 2);
+    await sleep(200);
     const before = mirror.received.length;
     for (let i = 0; i < 50; i++) await httpGet(front, '/x', { host: 'example.com' });
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     assert.equal(mirror.received.length, before, '0% still mirrored');
   });
 
@@ -94,11 +95,11 @@ clusters:
     const p = () => cp.controlPlane.ads.proxies.list().find((x) => x.node?.id === 'ts-proxy-1')!;
     // The new listener warms until its routes arrive (as in Envoy); the set that would bind it is NACKed.
     const nacked = () => [TypeUrl.Listener, TypeUrl.RouteConfiguration].map((t) => p().type(t)).find((t) => p().state(t) === 'NACKED');
-    await eventually('NACKED', () => nacked() !== undefined);
+    await waitFor('NACKED', () => nacked() !== undefined);
     assert.match(nacked()!.lastNack!.message, /EADDRINUSE|address already in use|bind/i);
     assert.equal((await httpGet(front, '/still', { host: 'example.com' })).status, 200);
     await cp.edit(config({ percent: 100 }));
-    await eventually('SYNCED again', synced);
+    await waitFor('SYNCED again', synced);
     const before = mirror.received.length;
     await httpGet(front, '/again', { host: 'example.com' });
     await mirror.waitFor(before + 1);
@@ -120,7 +121,7 @@ describe('the xDS client reconnecting', () => {
     subscriber.start();
     let cp: TestControlPlane | undefined;
     try {
-      await new Promise((r) => setTimeout(r, 2500));
+      await sleep(2500);
       // 100 + 200 + 400 + 400…: about eight attempts, each failing once.
       assert.ok(failures.length >= 4 && failures.length <= 10, `${failures.length} failures in 2.5 s`);
       const gaps = failures.slice(1).map((t, i) => t - failures[i]!);
@@ -131,8 +132,8 @@ clusters:
   - { name: a, endpoints: ["127.0.0.1:1"] }
 `, { xdsPort });
       const streams = (): number => cp!.controlPlane.ads.proxies.list().filter((x) => x.node?.id === 'edge-1').length;
-      await eventually('reconnected', () => streams() >= 1);
-      await new Promise((r) => setTimeout(r, 1500)); // every attempt still scheduled would have fired by now
+      await waitFor('reconnected', () => streams() >= 1);
+      await sleep(1500); // every attempt still scheduled would have fired by now
       assert.equal(streams(), 1, 'one proxy, one stream');
     } finally {
       subscriber.stop();

@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { eventually } from './helpers/control-plane.js';
 import { requireEnvoy } from './helpers/envoy.js';
 import { httpGet } from './helpers/http-client.js';
 import { REPO_ROOT } from './helpers/repo.js';
+import { sleep, waitFor } from '../src/sandbox/wait.js';
 
 interface Sandbox {
   readonly child: ChildProcess;
@@ -33,7 +33,7 @@ async function startSandbox(mode: 'builtin' | 'envoy'): Promise<Sandbox> {
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   try {
-    await eventually('the sandbox is up', () => out.includes('shadowplane sandbox is up') || child.exitCode !== null, 40_000);
+    await waitFor('the sandbox is up', () => out.includes('shadowplane sandbox is up') || child.exitCode !== null, 40_000);
   } catch (e) {
     child.kill('SIGKILL');
     throw new Error(`${(e as Error).message}\n${out}`);
@@ -61,7 +61,7 @@ async function startSandbox(mode: 'builtin' | 'envoy'): Promise<Sandbox> {
 }
 
 const curl = (p: string, headers: Record<string, string> = {}) => httpGet(10000, p, { host: 'localhost:10000', ...headers });
-const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 400));
+const settle = (): Promise<void> => sleep(400);
 
 for (const mode of ['builtin', 'envoy'] as const) {
   describe(`sandbox walkthrough (${mode === 'envoy' ? 'real Envoy' : 'built-in engine'})`, () => {
@@ -75,7 +75,7 @@ for (const mode of ['builtin', 'envoy'] as const) {
         // Steps 2-3.
         let mark = sb.output().length;
         assert.equal((await curl('/service/1')).body, 'Hello from behind shadowplane (service 1)!\n');
-        await eventually('service1-mirror logged the copy', () => sb.logged('service1-mirror', mark).length >= 2);
+        await waitFor('service1-mirror logged the copy', () => sb.logged('service1-mirror', mark).length >= 2);
         assert.deepEqual(sb.logged('service1', mark)[0], 'Host: localhost:10000');
         assert.deepEqual(sb.logged('service1-mirror', mark)[0], 'Host: localhost-shadow:10000');
         assert.match(sb.logged('service1-mirror', mark)[1]!, /"GET \/service\/1 HTTP\/1\.1" 200 -$/);
@@ -83,7 +83,7 @@ for (const mode of ['builtin', 'envoy'] as const) {
         // Steps 4-5.
         mark = sb.output().length;
         assert.equal((await curl('/service/2', { 'x-mirror-cluster': 'service2-mirror' })).body, 'Hello from behind shadowplane (service 2)!\n');
-        await eventually('service2-mirror logged the copy', () => sb.logged('service2-mirror', mark).length >= 2);
+        await waitFor('service2-mirror logged the copy', () => sb.logged('service2-mirror', mark).length >= 2);
         assert.deepEqual(sb.logged('service2-mirror', mark)[0], 'Host: localhost-shadow:10000');
 
         // Step 6.
@@ -97,7 +97,7 @@ for (const mode of ['builtin', 'envoy'] as const) {
         // A hot edit: /service/1 is now mirrored to service2-mirror as well.
         const text = await readFile(sb.configFile, 'utf8');
         await writeFile(sb.configFile, text.replace('              - cluster: service1-mirror\n', '              - cluster: service1-mirror\n              - cluster: service2-mirror\n'));
-        await eventually('the edit is visible on the next request', async () => {
+        await waitFor('the edit is visible on the next request', async () => {
           mark = sb.output().length;
           await curl('/service/1');
           await settle();

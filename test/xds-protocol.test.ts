@@ -4,16 +4,19 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { decodeDiscoveryResponse, encodeDiscoveryRequest, type DecodedResponse } from '../src/envoy-api/discovery-codec.js';
+import { decodeDiscoveryResponse, encodeDiscoveryRequest, type DecodedDeltaResponse, type DecodedResponse } from '../src/envoy-api/discovery-codec.js';
 import { decodeTyped, encodeAs, type JsonObject } from '../src/envoy-api/proto-json.js';
 import { envoyProtoRoot } from '../src/envoy-api/proto-root.js';
+import { resourceReferences } from '../src/envoy-api/resource-references.js';
 import { TypeUrl } from '../src/envoy-api/type-urls.js';
 import { parseConfig } from '../src/config/load.js';
 import { buildModel } from '../src/model/build.js';
+import { DeltaClient } from '../src/xds-client/delta-client.js';
 import { ResourceEncoder } from '../src/xds/encoded-resource.js';
 import { buildSnapshot, checkConsistency } from '../src/xds/snapshot.js';
 import { translate } from '../src/translate/resources.js';
-import { eventually, startControlPlane, type TestControlPlane } from './helpers/control-plane.js';
+import { sleep, waitFor } from '../src/sandbox/wait.js';
+import { startControlPlane, type TestControlPlane } from './helpers/control-plane.js';
 
 const CONFIG = (percent: number, mirror = 'm1', withM2 = true): string => `
 listeners:
@@ -58,7 +61,7 @@ class ScriptedStream {
   }
 
   async next(count: number, ms = 3000): Promise<void> {
-    await eventually(`${count} responses`, () => this.received.length >= count, ms);
+    await waitFor(`${count} responses`, () => this.received.length >= count, ms);
   }
 
   close(): void {
@@ -68,7 +71,7 @@ class ScriptedStream {
 }
 
 const node = { id: 'scripted-1', cluster: 'test' };
-const quiet = (ms = 300): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const quiet = (ms = 300): Promise<void> => sleep(ms);
 
 function nodeWithVersion(version: [number, number, number]): JsonObject {
   return { id: 'old-envoy', cluster: 'test', user_agent_name: 'envoy', user_agent_build_version: { version: { major_number: version[0], minor_number: version[1], patch: version[2] } } };
@@ -183,7 +186,7 @@ describe('ADS state of the world (scripted client)', () => {
   it('rejects an edit that does not validate and keeps serving the last good version', async () => {
     const before = cp.controlPlane.cache.configVersion;
     await cp.edit(CONFIG(50).replace('cluster: a', 'cluster: ghost'));
-    await eventually('rejection recorded', () => cp.controlPlane.lastRejected !== undefined);
+    await waitFor('rejection recorded', () => cp.controlPlane.lastRejected !== undefined);
     assert.equal(cp.controlPlane.cache.configVersion, before);
     assert.match(cp.controlPlane.lastRejected!.problems[0]!, /shadowplane\.yaml:\d+:\d+ listeners\[0\]\.virtual_hosts\[0\]\.routes\[0\]\.cluster: unknown cluster "ghost"/);
     await cp.edit(CONFIG(50));
@@ -210,15 +213,15 @@ describe('ADS delta (scripted client)', () => {
     const got: Delta[] = [];
     const s = new ScriptedStream(cp.xdsPort, 'DeltaAggregatedResources', (b) => got.push(decodeDelta(b)));
     s.send(deltaRequest({ node, type_url: TypeUrl.Cluster }));
-    await eventually('first delta', () => got.length === 1);
+    await waitFor('first delta', () => got.length === 1);
     assert.deepEqual(got[0]!.resources!.map((r) => r.name), ['a', 'm1', 'm2']);
     s.send(deltaRequest({ type_url: TypeUrl.Cluster, response_nonce: got[0]!.nonce }));
     await cp.edit(CONFIG(50, 'm1', false));
-    await eventually('second delta', () => got.length === 2);
+    await waitFor('second delta', () => got.length === 2);
     assert.deepEqual(got[1]!.resources ?? [], []);
     assert.deepEqual(got[1]!.removed_resources, ['m2']);
     await cp.edit(CONFIG(50));
-    await eventually('third delta', () => got.length === 3);
+    await waitFor('third delta', () => got.length === 3);
     assert.deepEqual(got[2]!.resources!.map((r) => r.name), ['m2']);
     s.close();
   });
@@ -227,16 +230,33 @@ describe('ADS delta (scripted client)', () => {
     const first: Delta[] = [];
     const s1 = new ScriptedStream(cp.xdsPort, 'DeltaAggregatedResources', (b) => first.push(decodeDelta(b)));
     s1.send(deltaRequest({ node, type_url: TypeUrl.Cluster }));
-    await eventually('delta', () => first.length === 1);
+    await waitFor('delta', () => first.length === 1);
     s1.close();
     const versions = Object.fromEntries(first[0]!.resources!.map((r) => [r.name, r.version]));
     versions.m1 = 'outdated';
     const again: Delta[] = [];
     const s2 = new ScriptedStream(cp.xdsPort, 'DeltaAggregatedResources', (b) => again.push(decodeDelta(b)));
     s2.send(deltaRequest({ node, type_url: TypeUrl.Cluster, initial_resource_versions: versions }));
-    await eventually('delta after reconnect', () => again.length === 1);
+    await waitFor('delta after reconnect', () => again.length === 1);
     assert.deepEqual(again[0]!.resources!.map((r) => r.name), ['m1']);
     s2.close();
+  });
+
+  it('the delta client subscribes like Envoy: clusters, then the endpoints they name, each response ACKed', async () => {
+    const got: DecodedDeltaResponse[] = [];
+    const c: DeltaClient = new DeltaClient(`127.0.0.1:${cp.xdsPort}`, { id: 'delta-client', cluster: 'test' }, (r) => {
+      got.push(r);
+      if (r.typeUrl === TypeUrl.Cluster) c.subscribe(TypeUrl.ClusterLoadAssignment, resourceReferences({ clusters: r.resources.map((x) => decodeTyped(x.typeUrl, x.value)) }).endpoints);
+    });
+    c.start();
+    c.subscribe(TypeUrl.Cluster, []);
+    await waitFor('endpoints', () => got.some((r) => r.typeUrl === TypeUrl.ClusterLoadAssignment));
+    assert.deepEqual(got[0]!.resources.map((r) => r.name), ['a', 'm1', 'm2']);
+    const eds = got.find((r) => r.typeUrl === TypeUrl.ClusterLoadAssignment)!;
+    assert.deepEqual(eds.resources.map((r) => decodeTyped(r.typeUrl, r.value).cluster_name).sort(), ['a', 'm1', 'm2']);
+    const rec = () => cp.controlPlane.ads.proxies.list().find((p) => p.node?.id === 'delta-client');
+    await waitFor('CDS and EDS acknowledged', () => [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment].every((t) => rec()?.state(rec()!.type(t)) === 'SYNCED'));
+    c.close();
   });
 });
 

@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { startDemoBackend } from '../sandbox/demo-backend.js';
-import { EnvoyNotInstalledError, REPO_ROOT, startSandbox } from '../sandbox/sandbox.js';
+import { EnvoyNotInstalledError } from '../sandbox/envoy-process.js';
+import { REPO_ROOT } from '../sandbox/paths.js';
+import { startSandbox } from '../sandbox/sandbox.js';
 import { UsageError, type Io } from './output.js';
 import { untilSignal } from './signals.js';
 

