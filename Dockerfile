@@ -7,6 +7,7 @@ COPY src ./src
 RUN npm ci --no-audit --no-fund && npm run build && npm prune --omit=dev
 COPY configs ./configs
 COPY envoy ./envoy
+COPY ui ./ui
 EXPOSE 10000 18000 19000
 ENTRYPOINT ["node", "bin/shadowplane.js"]
 CMD ["serve", "--config", "configs/sandbox.yaml", "--xds", "127.0.0.1:18000", "--admin", "0.0.0.0:19000"]

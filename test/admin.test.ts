@@ -71,6 +71,24 @@ describe('admin endpoint', () => {
     assert.equal((await fetch(`${base}/mirror_diffs`)).status, 404);
   });
 
+  it('/ is the status page, its assets served with a policy that runs only its own scripts', async () => {
+    const page = await fetch(`${base}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type')!, /^text\/html/);
+    assert.match(page.headers.get('content-security-policy')!, /script-src 'self'/);
+    const html = await page.text();
+    for (const asset of ['/ui/app.js', '/ui/app.css', '/ui/uplot.js', '/ui/uplot.css']) {
+      assert.ok(html.includes(asset), `the page loads ${asset}`);
+      assert.equal((await fetch(`${base}${asset}`)).status, 200, asset);
+    }
+    assert.equal((await fetch(`${base}/ui/../package.json`)).status, 404);
+  });
+
+  it('/mirror_stats lists every mirror policy in effect, without counters when no built-in data plane runs here', async () => {
+    const stats = (await (await fetch(`${base}/mirror_stats`)).json()) as { policies: Array<Record<string, unknown>> };
+    assert.deepEqual(stats.policies, [{ routeConfig: 'front', virtualHost: 'v', route: 'r', mirror: 'm1', clusters: ['m1'], percent: 25, counters: null }]);
+  });
+
   it('PUT /config needs the bearer token, rejects a bad config whole, and applies a good one to the file', async () => {
     const put = (body: string, token?: string) =>
       fetch(`${base}/config`, { method: 'PUT', body, headers: token ? { authorization: `Bearer ${token}` } : {} });

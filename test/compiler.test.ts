@@ -114,6 +114,13 @@ describe('RequestMirrorPolicy fields', () => {
     ]);
     assert.equal(model.minEnvoyVersion, undefined);
   });
+
+  it('a route name is free text (Envoy only labels the route with it); its default runtime key keeps to plain characters', () => {
+    const model = compile(withRoutes(`          - { name: "<img src=x onerror=alert(1)>", match: { prefix: / }, cluster: a, mirrors: [{ cluster: m1 }] }`));
+    const route = vhostRoutes(model)[0]!;
+    assert.equal(route.name, '<img src=x onerror=alert(1)>');
+    assert.equal((route.route.request_mirror_policies as Array<{ runtime_fraction: { runtime_key: string } }>)[0]!.runtime_fraction.runtime_key, 'shadowplane.mirror.front.v._img_src_x_onerror_alert_1__.m1');
+  });
 });
 
 describe('header-selected mirrors: Envoy enforces the allowlist through route variants', () => {

@@ -2,9 +2,8 @@
 // and with real Envoy as the front proxy, plus a hot edit; and the docker-compose topology checked
 // against configs/sandbox.yaml and envoy/bootstrap.yaml.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
@@ -12,53 +11,7 @@ import { requireEnvoy } from './helpers/envoy.js';
 import { httpGet } from './helpers/http-client.js';
 import { REPO_ROOT } from './helpers/repo.js';
 import { sleep, waitFor } from '../src/sandbox/wait.js';
-
-interface Sandbox {
-  readonly child: ChildProcess;
-  readonly configFile: string;
-  output(): string;
-  /** Lines a service logged since `mark`. */
-  logged(service: string, mark: number): string[];
-  stop(): Promise<number | null>;
-}
-
-async function startSandbox(mode: 'builtin' | 'envoy'): Promise<Sandbox> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'shadowplane-sandbox-'));
-  const configFile = path.join(dir, 'sandbox.yaml');
-  await copyFile(path.join(REPO_ROOT, 'configs/sandbox.yaml'), configFile);
-  const args = [path.join(REPO_ROOT, 'bin/shadowplane.js'), 'sandbox', '--config', configFile, ...(mode === 'envoy' ? ['--envoy'] : [])];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  try {
-    await waitFor('the sandbox is up', () => out.includes('shadowplane sandbox is up') || child.exitCode !== null, 40_000);
-  } catch (e) {
-    child.kill('SIGKILL');
-    throw new Error(`${(e as Error).message}\n${out}`);
-  }
-  assert.equal(child.exitCode, null, out);
-  return {
-    child,
-    configFile,
-    output: () => out,
-    logged(service, mark) {
-      return out
-        .slice(mark)
-        .split('\n')
-        .filter((l) => l.startsWith(`${service.padEnd('service1-mirror'.length)} | `))
-        .map((l) => l.slice('service1-mirror'.length + 3));
-    },
-    async stop() {
-      child.kill('SIGINT');
-      const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000))]);
-      if (code === 'timeout') child.kill('SIGKILL');
-      await rm(dir, { recursive: true, force: true });
-      return code === 'timeout' ? null : code;
-    },
-  };
-}
+import { startSandbox } from './helpers/sandbox-process.js';
 
 const curl = (p: string, headers: Record<string, string> = {}) => httpGet(10000, p, { host: 'localhost:10000', ...headers });
 const settle = (): Promise<void> => sleep(400);

@@ -17,7 +17,9 @@ export function mirrorTargetName(m: MirrorConfig): string {
 }
 
 export function defaultRuntimeKey(scope: MirrorScope, m: MirrorConfig): string {
-  const parts = [RUNTIME_KEY_PREFIX, scope.listener, scope.virtualHost, scope.route, mirrorTargetName(m)];
+  // A route name may be free text; the key keeps to the characters runtime keys are written with.
+  const route = scope.route?.replace(/[^A-Za-z0-9_.-]/g, '_');
+  const parts = [RUNTIME_KEY_PREFIX, scope.listener, scope.virtualHost, route, mirrorTargetName(m)];
   return parts.filter((p): p is string => p !== undefined).join('.');
 }
 

@@ -85,8 +85,11 @@ export const mirrorSchema = z.strictObject({
 
 const backendRef = z.strictObject({ cluster: name, weight: z.number().int().min(1) });
 
+/** Envoy's route name is free text (it only labels the route), so anything printable will do. */
+const routeName = z.string().min(1).max(256).regex(/^[^\p{Cc}]+$/u, 'must not hold control characters');
+
 const routeSchema = z.strictObject({
-  name: name.optional(),
+  name: routeName.optional(),
   match,
   cluster: name.optional(),
   weighted_clusters: z.array(backendRef).min(1).optional(),

@@ -47,6 +47,7 @@ shadowplane sandbox is up (front proxy: ${mode}). Seed 000's walkthrough:
   → Hello from behind shadowplane (service 2)!
 
   Edit the config (mirrors, percent, ...) and the next request follows it; status: npx shadowplane status
+  Status page (proxies, versions, mirror traffic, live): http://${SANDBOX_ADMIN.host}:${SANDBOX_ADMIN.port}/
   Ctrl-C stops everything.
 `;
 }

@@ -10,6 +10,8 @@ import { AdminServer } from './admin-server.js';
 import { feedBuiltinDataPlane } from './builtin-data-plane.js';
 import { controlPlaneRoutes } from './control-plane-admin.js';
 import { ControlPlane } from './control-plane.js';
+import { MirrorStats } from './mirror-stats.js';
+import { statusPageRoutes } from './status-page.js';
 
 /** The node the built-in data plane is served as, unless told otherwise. */
 export const BUILTIN_NODE_ID = 'builtin';
@@ -49,14 +51,16 @@ export async function startServer(o: ServerOptions, logger: Logger, dataPlaneLog
   if (!(await controlPlane.start({ xds: xdsTarget, watch: o.watch }))) return undefined;
   // Created before the admin, which serves its comparisons; it binds nothing until fed a config.
   const plane = o.builtinDataPlane ? createDataPlane({ logger: dataPlaneLogger, registry }) : undefined;
+  const mirrorStats = new MirrorStats({ model: () => controlPlane.model, registry: plane ? registry : undefined });
   const admin = new AdminServer({
     registry,
     logger: logger.child({ component: 'admin' }),
     readiness: { ready: () => controlPlane.cache.ready && controlPlane.ads.port > 0, waiting: 'no config served yet' },
-    routes: controlPlaneRoutes({ controlPlane, token: o.adminToken }),
+    routes: { ...controlPlaneRoutes({ controlPlane, token: o.adminToken }), ...statusPageRoutes(mirrorStats) },
     ...(plane ? { comparisons: () => plane.comparisons() } : {}),
   });
   const adminPort = await admin.listen(o.admin.host, o.admin.port).catch(async (e: unknown) => {
+    mirrorStats.close();
     await plane?.close();
     await controlPlane.close();
     throw e;
@@ -82,6 +86,7 @@ export async function startServer(o: ServerOptions, logger: Logger, dataPlaneLog
     async close() {
       for (const c of closers.reverse()) await c();
       await admin.close();
+      mirrorStats.close();
       await controlPlane.close();
     },
   };

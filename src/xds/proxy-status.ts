@@ -14,6 +14,8 @@ export interface TypeStatus {
   sentConfigVersion: number | undefined;
   ackedVersion: string | undefined;
   ackedConfigVersion: number | undefined;
+  /** When the proxy last acknowledged this type (ISO 8601). */
+  ackedAt: string | undefined;
   lastNack: Nack | undefined;
 }
 
@@ -34,7 +36,7 @@ export class ProxyRecord {
   type(typeUrl: ServedTypeUrl): TypeStatus {
     let t = this.types.get(typeUrl);
     if (!t) {
-      t = { sentVersion: undefined, sentConfigVersion: undefined, ackedVersion: undefined, ackedConfigVersion: undefined, lastNack: undefined };
+      t = { sentVersion: undefined, sentConfigVersion: undefined, ackedVersion: undefined, ackedConfigVersion: undefined, ackedAt: undefined, lastNack: undefined };
       this.types.set(typeUrl, t);
     }
     return t;

@@ -43,6 +43,7 @@ export function recordAck(ctx: StreamContext, typeUrl: ServedTypeUrl, version: s
   const firstAckOfVersion = t.ackedConfigVersion !== configVersion;
   t.ackedVersion = version;
   t.ackedConfigVersion = configVersion;
+  t.ackedAt = new Date().toISOString();
   ctx.metrics.acks.inc({ type: shortType(typeUrl) });
   if (firstAckOfVersion && configVersion === ctx.cache.configVersion) {
     ctx.metrics.changeToAck.observe({ type: shortType(typeUrl) }, (Date.now() - ctx.cache.publishedAtMs) / 1000);
