@@ -2,7 +2,7 @@
 // ports) on a copy of configs/sandbox.yaml in a temp dir, so tests may edit the config.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { waitFor } from '../../src/sandbox/wait.js';
@@ -17,7 +17,48 @@ export interface Sandbox {
   stop(): Promise<number | null>;
 }
 
+/**
+ * The sandbox's ports are fixed (they are what the README prints), so two checkouts testing on one
+ * machine take turns: a lock directory holding the owner's pid, taken over when that pid is gone.
+ */
+const LOCK = path.join(tmpdir(), 'shadowplane-sandbox-ports.lock');
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function lockSandboxPorts(): Promise<() => Promise<void>> {
+  const deadline = Date.now() + 10 * 60_000;
+  for (;;) {
+    try {
+      await mkdir(LOCK);
+      await writeFile(path.join(LOCK, 'pid'), String(process.pid));
+      return () => rm(LOCK, { recursive: true, force: true });
+    } catch {
+      const owner = Number(await readFile(path.join(LOCK, 'pid'), 'utf8').catch(() => 'NaN'));
+      if (Number.isInteger(owner) && !alive(owner)) await rm(LOCK, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new Error(`the sandbox ports stayed locked by ${LOCK} for 10 minutes`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
 export async function startSandbox(mode: 'builtin' | 'envoy'): Promise<Sandbox> {
+  const unlock = await lockSandboxPorts();
+  try {
+    return await startLocked(mode, unlock);
+  } catch (e) {
+    await unlock();
+    throw e;
+  }
+}
+
+async function startLocked(mode: 'builtin' | 'envoy', unlock: () => Promise<void>): Promise<Sandbox> {
   const dir = await mkdtemp(path.join(tmpdir(), 'shadowplane-sandbox-'));
   const configFile = path.join(dir, 'sandbox.yaml');
   await copyFile(path.join(REPO_ROOT, 'configs/sandbox.yaml'), configFile);
@@ -50,6 +91,7 @@ export async function startSandbox(mode: 'builtin' | 'envoy'): Promise<Sandbox> 
       const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000))]);
       if (code === 'timeout') child.kill('SIGKILL');
       await rm(dir, { recursive: true, force: true });
+      await unlock();
       return code === 'timeout' ? null : code;
     },
   };
