@@ -16,6 +16,7 @@ import { findEnvoy, startEnvoy, type RunningEnvoy } from '../src/sandbox/envoy-p
 import { sleep } from '../src/sandbox/wait.js';
 import { requireEnvoy } from './helpers/envoy.js';
 import { writeFileXds } from './helpers/file-xds.js';
+import { assertBinomial as assertWithin } from './helpers/statistics.js';
 import { freePort } from './helpers/ports.js';
 import { compileYaml, rawExchange, runBounded, send, startBackend, startPlane, type Backend, type Received, type Response } from './helpers/proxy-harness.js';
 
@@ -55,6 +56,17 @@ listeners:
           - { name: hdr-not, match: { prefix: /m/not, headers: [{ name: x-env, exact: prod, invert: true }] }, cluster: svc-b, prefix_rewrite: /hit/hdr-not }
           - { name: method, match: { prefix: /m/method, methods: [POST, PUT] }, cluster: svc-b, prefix_rewrite: /hit/method }
           - { name: ci, match: { prefix: /m/CI/, case_sensitive: false }, cluster: svc-b, prefix_rewrite: /hit/ci/ }
+          - { name: sep, match: { path_separated_prefix: /m/sep/api }, cluster: svc-b, prefix_rewrite: /hit/sep }
+          - { name: sep-ci, match: { path_separated_prefix: /m/SEPCI, case_sensitive: false }, cluster: svc-b, prefix_rewrite: /hit/sepci }
+          - name: query
+            match: { prefix: /m/query, query_parameters: [{ name: v, exact: "1" }, { name: flag, present: true }] }
+            cluster: svc-b
+            prefix_rewrite: /hit/query
+          - name: query-re
+            match: { prefix: /m/qre, query_parameters: [{ name: n, regex: "[0-9]+" }, { name: p, prefix: ab }] }
+            cluster: svc-b
+            prefix_rewrite: /hit/qre
+          - { name: hdr-prefix, match: { prefix: /m/hpfx, headers: [{ name: x-env, prefix: can }] }, cluster: svc-b, prefix_rewrite: /hit/hdr-prefix }
           - { name: m-fallback, match: { prefix: /m/ }, cluster: svc-a }
           - { name: mirror-static, match: { prefix: /mirror/static }, cluster: svc-a, mirrors: ${m('mirror-a')} }
           - { name: mirror-nosuffix, match: { prefix: /mirror/nosuffix }, cluster: svc-a, mirrors: ${m('mirror-a', ', shadow_host_suffix: false')} }
@@ -81,6 +93,16 @@ listeners:
           - { name: guarded, match: { prefix: /guarded }, cluster: guarded }
           - { name: capped, match: { prefix: /capped }, cluster: capped }
           - { name: rewrite, match: { prefix: /rw/ }, cluster: svc-a, prefix_rewrite: /new/, host_rewrite: rewritten.example, mirrors: ${m('mirror-a')} }
+          - name: regex-rewrite
+            match: { prefix: /rx/ }
+            cluster: svc-a
+            regex_rewrite: { pattern: "^/rx/([^/]+)/(.*)$", substitution: "/\\\\2/x\\\\\\\\y/\\\\1" }
+            mirrors: ${m('mirror-a')}
+          - name: request-headers
+            match: { prefix: /reqh }
+            cluster: svc-a
+            request_headers: { add: { x-add: added }, set: { x-set: set }, remove: [x-gone] }
+            mirrors: ${m('mirror-a')}
   - name: edge
     address: 127.0.0.1:${edge}
     mirrors: ${m('mirror-a')}
@@ -205,11 +227,8 @@ interface Scenario<T> {
 
 const scenario = <T,>(s: Scenario<T>): Scenario<unknown> => s as Scenario<unknown>;
 
-/** n draws with probability p land within 5 standard deviations of n·p. */
-function assertBinomial(hits: number, n: number, p: number, what: string): void {
-  const sd = Math.sqrt(n * p * (1 - p));
-  assert.ok(Math.abs(hits - n * p) <= 5 * sd, `${what}: ${hits}/${n}, expected ${n * p} ± ${(5 * sd).toFixed(0)}`);
-}
+/** 5 standard deviations: these samples are small, and the same seed runs on two targets. */
+const assertBinomial = (hits: number, n: number, p: number, what: string): void => assertWithin(hits, n, p, what, 5);
 
 const SCENARIOS: Array<Scenario<unknown>> = [
   scenario({
@@ -543,6 +562,97 @@ const SCENARIOS: Array<Scenario<unknown>> = [
       assert.deepEqual(o, {
         primary: { path: '/new/x?q=1', host: 'rewritten.example', originalPath: '/rw/x?q=1', originalHost: 'front.example' },
         copy: { path: '/new/x?q=1', host: 'rewritten.example-shadow', originalPath: '/rw/x?q=1', originalHost: 'front.example' },
+      }),
+  }),
+  scenario({
+    name: 'path_separated_prefix: whole path elements only, query ignored, case_sensitive applies; prefix_rewrite replaces the prefix',
+    run: async (t) => {
+      const out: Record<string, string | null> = {};
+      for (const p of ['/m/sep/api', '/m/sep/api/', '/m/sep/api/v1', '/m/sep/api?x=1', '/m/sep/apix', '/m/sep/ap', '/m/SEP/api', '/m/sepci/x', '/m/SepCi', '/m/sepcix']) {
+        const s = await hit(t, { path: p });
+        out[p] = s.upstream ? `${s.backend} ${s.upstream.path}` : String(s.status);
+      }
+      return out;
+    },
+    check: (o) =>
+      assert.deepEqual(o, {
+        '/m/sep/api': 'svc-b /hit/sep',
+        '/m/sep/api/': 'svc-b /hit/sep/',
+        '/m/sep/api/v1': 'svc-b /hit/sep/v1',
+        '/m/sep/api?x=1': 'svc-b /hit/sep?x=1',
+        '/m/sep/apix': 'svc-a /m/sep/apix',
+        '/m/sep/ap': 'svc-a /m/sep/ap',
+        '/m/SEP/api': 'svc-a /m/SEP/api',
+        '/m/sepci/x': 'svc-b /hit/sepci/x',
+        '/m/SepCi': 'svc-b /hit/sepci',
+        '/m/sepcix': 'svc-a /m/sepcix',
+      }),
+  }),
+  scenario({
+    name: 'query parameters: exact and present on the first value, not percent-decoded; regex (full match) and prefix; header prefix',
+    run: async (t) => {
+      const out: Record<string, string | null> = {};
+      for (const p of [
+        '/m/query?v=1&flag',
+        '/m/query?flag=&v=1',
+        '/m/query?v=1',
+        '/m/query?flag&v=2',
+        '/m/query?v=1&v=2&flag=x',
+        '/m/query?v=2&v=1&flag',
+        '/m/query?v=%31&flag',
+        '/m/query?V=1&flag',
+        '/m/qre?n=42&p=abc',
+        '/m/qre?n=42a&p=abc',
+        '/m/qre?n=42&p=xab',
+      ]) {
+        const s = await hit(t, { path: p });
+        out[p] = s.backend;
+      }
+      out['header prefix'] = (await hit(t, { path: '/m/hpfx', headers: { 'x-env': 'canary' } })).backend;
+      out['header prefix, miss'] = (await hit(t, { path: '/m/hpfx', headers: { 'x-env': 'xcanary' } })).backend;
+      return out;
+    },
+    check: (o) =>
+      assert.deepEqual(o, {
+        '/m/query?v=1&flag': 'svc-b',
+        '/m/query?flag=&v=1': 'svc-b',
+        '/m/query?v=1': 'svc-a',
+        '/m/query?flag&v=2': 'svc-a',
+        '/m/query?v=1&v=2&flag=x': 'svc-b',
+        '/m/query?v=2&v=1&flag': 'svc-a',
+        '/m/query?v=%31&flag': 'svc-a',
+        '/m/query?V=1&flag': 'svc-a',
+        '/m/qre?n=42&p=abc': 'svc-b',
+        '/m/qre?n=42a&p=abc': 'svc-a',
+        '/m/qre?n=42&p=xab': 'svc-a',
+        'header prefix': 'svc-b',
+        'header prefix, miss': 'svc-a',
+      }),
+  }),
+  scenario({
+    name: 'regex_rewrite: groups and an escaped backslash, query kept, original in x-envoy-original-path; the copy is rewritten too',
+    run: async (t) => {
+      const s = await hit(t, { path: '/rx/a/b/c?q=1' }, 1);
+      const view = (r: Received | undefined) => r && { path: r.path, originalPath: r.headers['x-envoy-original-path'] };
+      return { primary: view(s.upstream), copy: view(s.mirrors['mirror-a']) };
+    },
+    check: (o) =>
+      assert.deepEqual(o, {
+        primary: { path: '/b/c/x\\y/a?q=1', originalPath: '/rx/a/b/c?q=1' },
+        copy: { path: '/b/c/x\\y/a?q=1', originalPath: '/rx/a/b/c?q=1' },
+      }),
+  }),
+  scenario({
+    name: 'route request headers: removes, then sets (overwriting every value), then adds (appended); the copy carries them too',
+    run: async (t) => {
+      const s = await hit(t, { path: '/reqh', headers: { 'x-add': 'original', 'x-set': ['one', 'two'], 'x-gone': 'secret', 'x-keep': 'kept' } }, 1);
+      const pick = (r: Received | undefined) => r?.rawHeaders.filter(([k]) => ['x-add', 'x-set', 'x-gone', 'x-keep'].includes(k));
+      return { primary: pick(s.upstream), copy: pick(s.mirrors['mirror-a']) };
+    },
+    check: (o) =>
+      assert.deepEqual(o, {
+        primary: [['x-add', 'original'], ['x-keep', 'kept'], ['x-set', 'set'], ['x-add', 'added']],
+        copy: [['x-add', 'original'], ['x-keep', 'kept'], ['x-set', 'set'], ['x-add', 'added']],
       }),
   }),
   scenario({

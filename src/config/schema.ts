@@ -23,31 +23,57 @@ const headerMatch = z
   .strictObject({
     name: headerName,
     exact: z.string().optional(),
+    prefix: z.string().min(1).optional(),
     regex: z.string().min(1).optional(),
     present: z.boolean().optional(),
     invert: z.boolean().optional(),
   })
-  .refine((h) => [h.exact, h.regex, h.present].filter((x) => x !== undefined).length === 1, {
-    message: 'needs exactly one of exact, regex or present',
+  .refine((h) => [h.exact, h.prefix, h.regex, h.present].filter((x) => x !== undefined).length === 1, {
+    message: 'needs exactly one of exact, prefix, regex or present',
+  });
+
+// Envoy's QueryParameterMatcher: the name is matched exactly, case-sensitive.
+const queryParameterMatch = z
+  .strictObject({
+    name: z.string().min(1).max(1024),
+    exact: z.string().optional(),
+    prefix: z.string().min(1).optional(),
+    regex: z.string().min(1).optional(),
+    present: z.literal(true).optional(),
+  })
+  .refine((q) => [q.exact, q.prefix, q.regex, q.present].filter((x) => x !== undefined).length === 1, {
+    message: 'needs exactly one of exact, prefix, regex or present',
   });
 
 const match = z
   .strictObject({
     prefix: z.string().startsWith('/').optional(),
+    // Envoy's own constraint on the field: no query or fragment, and no trailing "/".
+    path_separated_prefix: z
+      .string()
+      .regex(/^\/[^?#]*[^?#/]$/, 'must start with "/", hold no "?" or "#", and not end with "/"')
+      .optional(),
     path: z.string().startsWith('/').optional(),
     regex: z.string().min(1).optional(),
     headers: z.array(headerMatch).optional(),
+    query_parameters: z.array(queryParameterMatch).min(1).optional(),
     methods: z.array(z.string().regex(/^[A-Z]+$/, 'must be an upper-case HTTP method')).min(1).optional(),
     case_sensitive: z.boolean().optional(),
   })
-  .refine((m) => [m.prefix, m.path, m.regex].filter((x) => x !== undefined).length === 1, {
-    message: 'needs exactly one of prefix, path or regex',
+  .refine((m) => [m.prefix, m.path_separated_prefix, m.path, m.regex].filter((x) => x !== undefined).length === 1, {
+    message: 'needs exactly one of prefix, path_separated_prefix, path or regex',
   });
 
 const headerList = z.union([
   z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "must be a valid HTTP header name"), z.string()),
   z.array(z.strictObject({ name: headerName, value: z.string() })),
 ], { error: 'must be a map of header: value, or a list of { name, value }' });
+
+const headerChanges = z.strictObject({
+  add: headerList.optional(),
+  set: headerList.optional(),
+  remove: z.array(headerName).optional(),
+});
 
 const fraction = z.strictObject({
   numerator: z.number().int().min(0),
@@ -72,13 +98,7 @@ export const mirrorSchema = z.strictObject({
   runtime_key: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must hold only letters, digits, ".", "_" or "-"').optional(),
   shadow_host_suffix: z.boolean().optional(),
   host_rewrite: z.string().min(1).optional(),
-  headers: z
-    .strictObject({
-      add: headerList.optional(),
-      set: headerList.optional(),
-      remove: z.array(headerName).optional(),
-    })
-    .optional(),
+  headers: headerChanges.optional(),
   trace_sampled: z.boolean().optional(),
   compare: compareSchema.optional(),
 });
@@ -88,6 +108,8 @@ const backendRef = z.strictObject({ cluster: name, weight: z.number().int().min(
 /** Envoy's route name is free text (it only labels the route), so anything printable will do. */
 const routeName = z.string().min(1).max(256).regex(/^[^\p{Cc}]+$/u, 'must not hold control characters');
 
+const regexRewrite = z.strictObject({ pattern: z.string().min(1), substitution: z.string() });
+
 const routeSchema = z.strictObject({
   name: routeName.optional(),
   match,
@@ -95,10 +117,14 @@ const routeSchema = z.strictObject({
   weighted_clusters: z.array(backendRef).min(1).optional(),
   timeout: duration.optional(),
   prefix_rewrite: z.string().optional(),
+  regex_rewrite: regexRewrite.optional(),
   host_rewrite: z.string().min(1).optional(),
+  request_headers: headerChanges.optional(),
   mirrors: z.array(mirrorSchema).optional(),
 }).refine((r) => (r.cluster === undefined) !== (r.weighted_clusters === undefined), {
   message: 'needs exactly one of cluster or weighted_clusters',
+}).refine((r) => r.prefix_rewrite === undefined || r.regex_rewrite === undefined, {
+  message: 'set prefix_rewrite or regex_rewrite, not both',
 });
 
 const virtualHostSchema = z.strictObject({
@@ -156,3 +182,5 @@ export type CompareConfig = z.infer<typeof compareSchema>;
 export type ClusterConfig = z.infer<typeof clusterSchema>;
 export type HeaderMatchConfig = z.infer<typeof headerMatch>;
 export type HeaderListConfig = z.infer<typeof headerList>;
+export type HeaderChangesConfig = z.infer<typeof headerChanges>;
+export type QueryParameterMatchConfig = z.infer<typeof queryParameterMatch>;

@@ -2,11 +2,11 @@
 // the trust warning for header-selected mirrors. Every problem is collected; none stops the pass.
 import { DENOMINATOR_VALUE } from '../envoy-api/envoy-defaults.js';
 import { parseJsonPath } from '../json-path/json-path.js';
-import { compileSafeRegex } from '../safe-regex/safe-regex.js';
+import { compileRegexRewrite, compileSafeRegex } from '../safe-regex/safe-regex.js';
 import { isIpLiteral, isWildcardAddress, parseHostPort } from './address.js';
 import { error, ProblemCode, warning, type FieldPath, type UnplacedProblem } from './problems.js';
 import { defaultRuntimeKey, mirrorTargetName, routeKey, type MirrorScope } from './runtime-keys.js';
-import type { ClusterConfig, ConfigFile, MirrorConfig, RouteConfig } from './schema.js';
+import type { ClusterConfig, ConfigFile, HeaderChangesConfig, HeaderListConfig, MirrorConfig, RouteConfig } from './schema.js';
 
 /** Seed 000's warning, quoted where a header may pick the mirror cluster without an allowlist. */
 export const HEADER_TRUST_WARNING =
@@ -43,6 +43,22 @@ function formatShort(path: FieldPath): string {
 function checkRegex(pattern: string, path: FieldPath, out: ProblemList): void {
   const compiled = compileSafeRegex(pattern);
   if (!compiled.ok) out.add(error(ProblemCode.BAD_REGEX, path, `invalid RE2 regular expression: ${compiled.message}`));
+}
+
+/** Envoy refuses to add, set or remove pseudo-headers and Host through header mutations (a NACK). */
+function checkHeaderChanges(h: HeaderChangesConfig | undefined, path: FieldPath, out: ProblemList): void {
+  if (!h) return;
+  const names = (list: HeaderListConfig | undefined): Array<[string | number, string]> =>
+    list === undefined ? [] : Array.isArray(list) ? list.map((e, i) => [i, e.name]) : Object.keys(list).map((k) => [k, k]);
+  const entries: Array<[FieldPath, string]> = [
+    ...names(h.add).map(([k, n]): [FieldPath, string] => [[...path, 'add', k], n]),
+    ...names(h.set).map(([k, n]): [FieldPath, string] => [[...path, 'set', k], n]),
+    ...(h.remove ?? []).map((n, i): [FieldPath, string] => [[...path, 'remove', i], n]),
+  ];
+  for (const [p, n] of entries) {
+    const lower = n.toLowerCase();
+    if (lower.startsWith(':') || lower === 'host') out.add(error(ProblemCode.SCHEMA, p, `"${n}" cannot be changed here (Envoy rejects :-prefixed and host headers in header mutations)`));
+  }
 }
 
 function checkClusterRef(name: string, path: FieldPath, clusters: ReadonlySet<string>, out: ProblemList): void {
@@ -142,6 +158,7 @@ function checkMirrors(
     }
     checkPercent(m, mp, out);
     checkCompare(m, mp, out);
+    checkHeaderChanges(m.headers, [...mp, 'headers'], out);
     const key = m.runtime_key ?? defaultRuntimeKey(scope, m);
     const first = walk.runtimeKeys.get(key);
     if (first) {
@@ -157,6 +174,14 @@ function checkRoute(r: RouteConfig, path: FieldPath, scope: MirrorScope, walk: M
   r.match.headers?.forEach((h, i) => {
     if (h.regex !== undefined) checkRegex(h.regex, [...path, 'match', 'headers', i, 'regex'], out);
   });
+  r.match.query_parameters?.forEach((q, i) => {
+    if (q.regex !== undefined) checkRegex(q.regex, [...path, 'match', 'query_parameters', i, 'regex'], out);
+  });
+  if (r.regex_rewrite !== undefined) {
+    const rw = compileRegexRewrite(r.regex_rewrite.pattern, r.regex_rewrite.substitution);
+    if (!rw.ok) out.add(error(ProblemCode.BAD_REGEX, [...path, 'regex_rewrite'], `invalid regex_rewrite: ${rw.message}`));
+  }
+  checkHeaderChanges(r.request_headers, [...path, 'request_headers'], out);
   if (r.cluster !== undefined) {
     checkClusterRef(r.cluster, [...path, 'cluster'], walk.clusters, out);
     walk.used.add(r.cluster);

@@ -7,6 +7,7 @@ import {
   type ClusterConfig,
   type CompareConfig,
   type ConfigFile,
+  type HeaderChangesConfig,
   type HeaderListConfig,
   type MirrorConfig,
   type RouteConfig,
@@ -15,7 +16,7 @@ import { DEFAULT_CONNECT_TIMEOUT_MS } from '../envoy-api/envoy-defaults.js';
 import { MIRROR_HEADER_MUTATIONS, MIRROR_HOST_REWRITE, maxVersion } from './envoy-versions.js';
 import { fractionFromPercent, normalizeFraction } from './fraction.js';
 import { deepFreeze } from './freeze.js';
-import type { Cluster, EnvoyFeature, HeaderMutation, MirrorPolicy, Model, ResponseCompare, Route, RouteMatch, StringMatch } from './types.js';
+import type { Cluster, EnvoyFeature, HeaderMutation, MirrorPolicy, Model, PathMatch, ResponseCompare, Route, RouteMatch, StringMatch } from './types.js';
 
 /** compare's defaults: the header that most often reveals a changed response, and 64 KiB of body. */
 const DEFAULT_COMPARE_HEADERS: readonly string[] = ['content-type'];
@@ -50,14 +51,25 @@ class FeatureLog {
   }
 }
 
-function buildMirror(m: MirrorConfig, scope: MirrorScope, where: string, features: FeatureLog): MirrorPolicy {
-  const headerMutations: HeaderMutation[] = [
-    ...headerEntries(m.headers?.add).map(([name, value]) => ({ op: 'add' as const, name, value })),
-    ...headerEntries(m.headers?.set).map(([name, value]) => ({ op: 'set' as const, name, value })),
-    ...(m.headers?.remove ?? []).map((name) => ({ op: 'remove' as const, name })),
+function headerMutations(h: HeaderChangesConfig | undefined): HeaderMutation[] {
+  return [
+    ...headerEntries(h?.add).map(([name, value]) => ({ op: 'add' as const, name, value })),
+    ...headerEntries(h?.set).map(([name, value]) => ({ op: 'set' as const, name, value })),
+    ...(h?.remove ?? []).map((name) => ({ op: 'remove' as const, name })),
   ];
+}
+
+function stringMatch(m: { exact?: string | undefined; prefix?: string | undefined; regex?: string | undefined }): StringMatch {
+  if (m.exact !== undefined) return { kind: 'exact', value: m.exact };
+  if (m.prefix !== undefined) return { kind: 'prefix', value: m.prefix };
+  if (m.regex !== undefined) return { kind: 'regex', regex: m.regex };
+  return { kind: 'present' };
+}
+
+function buildMirror(m: MirrorConfig, scope: MirrorScope, where: string, features: FeatureLog): MirrorPolicy {
+  const mutations = headerMutations(m.headers);
   const versions: string[] = [];
-  if (headerMutations.length > 0) versions.push(features.note(MIRROR_HEADER_MUTATIONS, where));
+  if (mutations.length > 0) versions.push(features.note(MIRROR_HEADER_MUTATIONS, where));
   if (m.host_rewrite !== undefined) versions.push(features.note(MIRROR_HOST_REWRITE, where));
   return {
     target:
@@ -68,7 +80,7 @@ function buildMirror(m: MirrorConfig, scope: MirrorScope, where: string, feature
     runtimeKey: m.runtime_key ?? defaultRuntimeKey(scope, m),
     shadowHostSuffix: m.shadow_host_suffix ?? true,
     hostRewrite: m.host_rewrite,
-    headerMutations,
+    headerMutations: mutations,
     traceSampled: m.trace_sampled,
     compare: m.compare && buildCompare(m.compare),
     minEnvoyVersion: maxVersion(versions),
@@ -79,21 +91,20 @@ function buildMirrors(list: readonly MirrorConfig[] | undefined, scope: MirrorSc
   return (list ?? []).map((m, i) => buildMirror(m, scope, `${where}.mirrors[${i}]`, features));
 }
 
+function buildPath(m: RouteConfig['match']): PathMatch {
+  if (m.prefix !== undefined) return { kind: 'prefix', value: m.prefix };
+  if (m.path_separated_prefix !== undefined) return { kind: 'path_separated_prefix', value: m.path_separated_prefix };
+  if (m.path !== undefined) return { kind: 'path', value: m.path };
+  return { kind: 'regex', regex: m.regex! };
+}
+
 function buildMatch(r: RouteConfig): RouteMatch {
   const m = r.match;
   return {
-    path:
-      m.prefix !== undefined
-        ? { kind: 'prefix', value: m.prefix }
-        : m.path !== undefined
-          ? { kind: 'path', value: m.path }
-          : { kind: 'regex', regex: m.regex! },
+    path: buildPath(m),
     caseSensitive: m.case_sensitive ?? true,
-    headers: (m.headers ?? []).map((h) => {
-      const match: StringMatch =
-        h.exact !== undefined ? { kind: 'exact', value: h.exact } : h.regex !== undefined ? { kind: 'regex', regex: h.regex } : { kind: 'present' };
-      return { name: h.name, match, invert: h.invert ?? false };
-    }),
+    headers: (m.headers ?? []).map((h) => ({ name: h.name, match: stringMatch(h), invert: h.invert ?? false })),
+    queryParameters: (m.query_parameters ?? []).map((q) => ({ name: q.name, match: stringMatch(q) })),
     methods: [...(m.methods ?? [])],
   };
 }
@@ -108,7 +119,9 @@ function buildRoute(r: RouteConfig, index: number, scope: MirrorScope, where: st
         : { kind: 'weighted', clusters: r.weighted_clusters!.map((w) => ({ cluster: w.cluster, weight: w.weight })) },
     timeoutMs: r.timeout !== undefined ? durationToMs(r.timeout) : undefined,
     prefixRewrite: r.prefix_rewrite,
+    regexRewrite: r.regex_rewrite && { pattern: r.regex_rewrite.pattern, substitution: r.regex_rewrite.substitution },
     hostRewrite: r.host_rewrite,
+    requestHeaderMutations: headerMutations(r.request_headers),
     mirrors: buildMirrors(r.mirrors, scope, where, features),
   };
 }

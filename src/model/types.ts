@@ -50,8 +50,15 @@ export interface MirrorPolicy {
 
 export type StringMatch =
   | { readonly kind: 'exact'; readonly value: string }
+  | { readonly kind: 'prefix'; readonly value: string }
   | { readonly kind: 'regex'; readonly regex: string }
   | { readonly kind: 'present' };
+
+/** A query parameter condition: the name is exact and case-sensitive. */
+export interface QueryParameterMatch {
+  readonly name: string;
+  readonly match: StringMatch;
+}
 
 export interface HeaderMatch {
   readonly name: string;
@@ -61,6 +68,8 @@ export interface HeaderMatch {
 
 export type PathMatch =
   | { readonly kind: 'prefix'; readonly value: string }
+  /** Whole path segments: `/api` matches `/api`, `/api/` and `/api/x`, not `/apix`. */
+  | { readonly kind: 'path_separated_prefix'; readonly value: string }
   | { readonly kind: 'path'; readonly value: string }
   | { readonly kind: 'regex'; readonly regex: string };
 
@@ -68,7 +77,14 @@ export interface RouteMatch {
   readonly path: PathMatch;
   readonly caseSensitive: boolean;
   readonly headers: readonly HeaderMatch[];
+  readonly queryParameters: readonly QueryParameterMatch[];
   readonly methods: readonly string[];
+}
+
+/** Envoy's RegexMatchAndSubstitute on the path (query excluded); `\N` in the substitution is group N. */
+export interface RegexRewrite {
+  readonly pattern: string;
+  readonly substitution: string;
 }
 
 export type Primary =
@@ -82,7 +98,10 @@ export interface Route {
   readonly primary: Primary;
   readonly timeoutMs: number | undefined;
   readonly prefixRewrite: string | undefined;
+  readonly regexRewrite: RegexRewrite | undefined;
   readonly hostRewrite: string | undefined;
+  /** Changes to the request on its way upstream; the mirrors' copies are made after them, so they carry them too. */
+  readonly requestHeaderMutations: readonly HeaderMutation[];
   readonly mirrors: readonly MirrorPolicy[];
 }
 

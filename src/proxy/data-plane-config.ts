@@ -3,6 +3,7 @@
 // it started with, so a new config applies to new requests only.
 import type { DenominatorValue } from '../envoy-api/envoy-defaults.js';
 import type { JsonPath } from '../json-path/json-path.js';
+import type { SafeRewrite } from '../safe-regex/safe-regex.js';
 import type { RouteMatcher } from './route-table.js';
 import type { VirtualHostIndex } from './virtual-host-match.js';
 
@@ -53,12 +54,17 @@ export interface RouteLabels {
   readonly route: string;
 }
 
+/** prefix_rewrite replaces the matched part of the path; regex_rewrite every match in the path (query kept). */
+export type PathRewrite = { readonly kind: 'prefix'; readonly value: string } | { readonly kind: 'regex'; readonly rewrite: SafeRewrite };
+
 export interface RouteSpec {
   readonly matcher: RouteMatcher;
   readonly target: PrimaryTarget;
   /** 0: no timeout. */
   readonly timeoutMs: number;
-  readonly prefixRewrite: string | undefined;
+  /** request_headers_to_remove (as removes, first) then request_headers_to_add, in order. */
+  readonly requestHeaderMutations: readonly HeaderMutationSpec[];
+  readonly pathRewrite: PathRewrite | undefined;
   readonly hostRewrite: string | undefined;
   /** The effective list: the route's own, else its virtual host's, else its route configuration's. */
   readonly mirrorPolicies: readonly MirrorPolicySpec[];

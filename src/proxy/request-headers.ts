@@ -3,7 +3,7 @@
 // Each rule here was observed on Envoy 1.40 (test/conformance.test.ts, test/proxy-mirror.test.ts).
 import { randomUUID } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
-import type { HeaderMutationSpec, MirrorPolicySpec } from './data-plane-config.js';
+import type { HeaderMutationSpec, MirrorPolicySpec, PathRewrite } from './data-plane-config.js';
 import type { HeaderList } from './header-list.js';
 
 // Hop-by-hop headers never go upstream. `expect` is answered here (node sends 100 Continue).
@@ -51,20 +51,31 @@ export function sanitizeDownstreamHeaders(h: HeaderList): void {
 }
 
 export interface RouteRewrite {
-  readonly prefixRewrite: string | undefined;
+  readonly requestHeaderMutations: readonly HeaderMutationSpec[];
+  readonly pathRewrite: PathRewrite | undefined;
   readonly hostRewrite: string | undefined;
   readonly timeoutMs: number;
 }
 
+/** The path with the route's rewrite applied; a regex rewrite leaves the query alone. */
+function rewrittenPath(r: PathRewrite, path: string, matchedLength: number): string {
+  if (r.kind === 'prefix') return r.value + path.slice(matchedLength);
+  const q = path.indexOf('?');
+  const bare = q < 0 ? path : path.slice(0, q);
+  return r.rewrite.replaceAll(bare) + path.slice(bare.length);
+}
+
 /**
- * The router's part (RouteEntry::finalizeRequestHeaders and FilterUtility::finalTimeout): rewrites,
- * with the originals kept in x-envoy-original-path / x-envoy-original-host, and the route timeout
- * announced in x-envoy-expected-rq-timeout-ms. Returns the path to send.
+ * The router's part (RouteEntry::finalizeRequestHeaders and FilterUtility::finalTimeout): the
+ * route's request header mutations, then the rewrites, with the originals kept in
+ * x-envoy-original-path / x-envoy-original-host, and the route timeout announced in
+ * x-envoy-expected-rq-timeout-ms. Returns the path to send. Mirrors copy the result.
  */
 export function finalizeRouteHeaders(h: HeaderList, r: RouteRewrite, path: string, matchedLength: number): string {
+  applyRouteHeaderMutations(h, r.requestHeaderMutations);
   let upstreamPath = path;
-  if (r.prefixRewrite !== undefined) {
-    upstreamPath = r.prefixRewrite + path.slice(matchedLength);
+  if (r.pathRewrite !== undefined) {
+    upstreamPath = rewrittenPath(r.pathRewrite, path, matchedLength);
     h.set('x-envoy-original-path', path);
   }
   if (r.hostRewrite !== undefined) {
@@ -114,6 +125,25 @@ function applyMutation(h: HeaderList, m: HeaderMutationSpec): void {
       h.append(m.name, m.value);
       break;
   }
+}
+
+/**
+ * A route's request_headers_to_remove / _to_add as Envoy's HeaderParser applies them: every remove,
+ * then (each decided against the headers as they are then) every overwrite, then every append.
+ * A mirror's request_headers_mutations, by contrast, apply one after another (applyMutation).
+ */
+function applyRouteHeaderMutations(h: HeaderList, mutations: readonly HeaderMutationSpec[]): void {
+  if (mutations.length === 0) return;
+  const overwrite: HeaderMutationSpec[] = [];
+  const append: HeaderMutationSpec[] = [];
+  for (const m of mutations) if (m.kind === 'remove') h.remove(m.name);
+  for (const m of mutations) {
+    if (m.kind === 'remove' || m.value === '') continue;
+    if (m.action === 'APPEND_IF_EXISTS_OR_ADD' || (m.action === 'ADD_IF_ABSENT' && !h.has(m.name))) append.push(m);
+    else if (m.action === 'OVERWRITE_IF_EXISTS_OR_ADD' || (m.action === 'OVERWRITE_IF_EXISTS' && h.has(m.name))) overwrite.push(m);
+  }
+  for (const m of overwrite) applyMutation(h, { ...m, action: 'OVERWRITE_IF_EXISTS_OR_ADD' } as HeaderMutationSpec);
+  for (const m of append) applyMutation(h, { ...m, action: 'APPEND_IF_EXISTS_OR_ADD' } as HeaderMutationSpec);
 }
 
 export interface ShadowHeaderOptions {

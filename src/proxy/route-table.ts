@@ -13,11 +13,21 @@ export interface RequestView {
 
 export type PathRule =
   | { readonly kind: 'prefix'; readonly value: string; readonly caseSensitive: boolean }
+  /** The prefix, then the end of the path (query excluded) or a "/". */
+  | { readonly kind: 'path_separated_prefix'; readonly value: string; readonly caseSensitive: boolean }
   | { readonly kind: 'path'; readonly value: string; readonly caseSensitive: boolean }
   /** safe_regex matches the whole path (query excluded); case_sensitive does not apply. */
   | { readonly kind: 'regex'; readonly regex: SafeRegex };
 
-export type ValueRule = { readonly kind: 'exact'; readonly value: string } | { readonly kind: 'regex'; readonly regex: SafeRegex };
+export type ValueRule =
+  | { readonly kind: 'exact'; readonly value: string }
+  | { readonly kind: 'prefix'; readonly value: string }
+  | { readonly kind: 'regex'; readonly regex: SafeRegex };
+
+/** A query parameter condition; only the parameter's first value counts, as in Envoy. */
+export type QueryRule =
+  | { readonly name: string; readonly kind: 'present'; readonly present: boolean }
+  | { readonly name: string; readonly kind: 'value'; readonly rule: ValueRule };
 
 export type HeaderRule =
   | { readonly name: string; readonly kind: 'present'; readonly present: boolean; readonly invert: boolean }
@@ -33,7 +43,39 @@ function headerValues(req: RequestView, name: string): string[] {
 }
 
 function valueMatches(rule: ValueRule, value: string): boolean {
-  return rule.kind === 'exact' ? value === rule.value : rule.regex.test(value);
+  switch (rule.kind) {
+    case 'exact':
+      return value === rule.value;
+    case 'prefix':
+      return value.startsWith(rule.value);
+    case 'regex':
+      return rule.regex.test(value);
+  }
+}
+
+/**
+ * The first value of query parameter `name`, as Envoy's QueryParamsMulti::parseQueryString reads the
+ * query: `&`-separated, split at the first `=`, not percent-decoded; `name` alone has the value "".
+ */
+function firstQueryValue(path: string, name: string): string | undefined {
+  const q = path.indexOf('?');
+  if (q < 0) return undefined;
+  for (const param of path.slice(q + 1).split('&')) {
+    if (param === '') continue;
+    const eq = param.indexOf('=');
+    if ((eq < 0 ? param : param.slice(0, eq)) === name) return eq < 0 ? '' : param.slice(eq + 1);
+  }
+  return undefined;
+}
+
+function queryMatches(rule: QueryRule, path: string): boolean {
+  const value = firstQueryValue(path, rule.name);
+  if (rule.kind === 'present') return (value !== undefined) === rule.present;
+  return value !== undefined && valueMatches(rule.rule, value);
+}
+
+function sameText(a: string, b: string, caseSensitive: boolean): boolean {
+  return caseSensitive ? a === b : a.toLowerCase() === b.toLowerCase();
 }
 
 /**
@@ -55,6 +97,11 @@ function matchedPathLength(rule: PathRule, path: string): number {
     return ok ? rule.value.length : -1;
   }
   const bare = pathWithoutQuery(path);
+  if (rule.kind === 'path_separated_prefix') {
+    const n = rule.value.length;
+    const ok = bare.length >= n && sameText(bare.slice(0, n), rule.value, rule.caseSensitive) && (bare.length === n || bare[n] === '/');
+    return ok ? n : -1;
+  }
   if (rule.kind === 'path') {
     const ok = rule.caseSensitive ? bare === rule.value : bare.toLowerCase() === rule.value.toLowerCase();
     return ok ? bare.length : -1;
@@ -66,13 +113,15 @@ export class RouteMatcher {
   constructor(
     private readonly pathRule: PathRule,
     private readonly headerRules: readonly HeaderRule[],
+    private readonly queryRules: readonly QueryRule[] = [],
   ) {}
 
   /** The length of the matched part of `:path`, or -1 when the route does not match. */
   match(req: RequestView): number {
     const matched = matchedPathLength(this.pathRule, req.path);
     if (matched < 0) return -1;
-    return this.headerRules.every((h) => headerMatches(h, req)) ? matched : -1;
+    if (!this.headerRules.every((h) => headerMatches(h, req))) return -1;
+    return this.queryRules.every((q) => queryMatches(q, req.path)) ? matched : -1;
   }
 }
 

@@ -37,3 +37,56 @@ export function compileSafeRegex(pattern: string): SafeRegexResult {
   }
   return { ok: true, regex: { pattern, test: (value) => compiled.matches(value) } };
 }
+
+/** Envoy's RegexMatchAndSubstitute: every match of the pattern replaced by the substitution. */
+export interface SafeRewrite {
+  replaceAll(input: string): string;
+}
+
+export type SafeRewriteResult = { readonly ok: true; readonly rewrite: SafeRewrite } | { readonly ok: false; readonly message: string };
+
+type RewritePart = string | number;
+
+/**
+ * RE2's rewrite string (RE2::GlobalReplace, as Envoy's regex_rewrite uses it): `\0`–`\9` is a
+ * capture group, `\\` a backslash, any other backslash an error; a group the pattern does not have
+ * is an error too (Envoy rejects both when it loads the route).
+ */
+function parseRewrite(substitution: string, groups: number): RewritePart[] | string {
+  const parts: RewritePart[] = [];
+  let literal = '';
+  for (let i = 0; i < substitution.length; i++) {
+    const c = substitution[i]!;
+    if (c !== '\\') {
+      literal += c;
+      continue;
+    }
+    const next = substitution[++i];
+    if (next === '\\') literal += '\\';
+    else if (next !== undefined && next >= '0' && next <= '9') {
+      const n = Number(next);
+      if (n > groups) return `the substitution refers to \\${n}, but the pattern has ${groups} capture group${groups === 1 ? '' : 's'}`;
+      if (literal) parts.push(literal);
+      literal = '';
+      parts.push(n);
+    } else return `invalid rewrite pattern: "\\${next ?? ''}" (use \\\\ for a backslash, \\0–\\9 for a group)`;
+  }
+  if (literal) parts.push(literal);
+  return parts;
+}
+
+export function compileRegexRewrite(pattern: string, substitution: string): SafeRewriteResult {
+  const compiled = compileSafeRegex(pattern);
+  if (!compiled.ok) return compiled;
+  const re = RE2JS.compile(pattern);
+  const parts = parseRewrite(substitution, re.groupCount());
+  if (typeof parts === 'string') return { ok: false, message: parts };
+  return {
+    ok: true,
+    rewrite: {
+      // String.prototype.replace's replacer arguments: the match, then each group.
+      replaceAll: (input) =>
+        re.matcher(input).replaceAll((...args: unknown[]) => parts.map((p) => (typeof p === 'number' ? String(args[p] ?? '') : p)).join('')),
+    },
+  };
+}

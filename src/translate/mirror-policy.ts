@@ -4,14 +4,13 @@
 import type { JsonObject } from '../envoy-api/proto-json.js';
 import type { HeaderMutation, MirrorPolicy } from '../model/types.js';
 
+/** An add or set as Envoy's HeaderValueOption (used by mirror mutations and route request headers alike). */
+export function headerValueOption(h: HeaderMutation & { readonly op: 'add' | 'set' }): JsonObject {
+  return { header: { key: h.name, value: h.value }, append_action: h.op === 'set' ? 'OVERWRITE_IF_EXISTS_OR_ADD' : 'APPEND_IF_EXISTS_OR_ADD' };
+}
+
 function headerMutation(h: HeaderMutation): JsonObject {
-  if (h.op === 'remove') return { remove: h.name };
-  return {
-    append: {
-      header: { key: h.name, value: h.value },
-      append_action: h.op === 'set' ? 'OVERWRITE_IF_EXISTS_OR_ADD' : 'APPEND_IF_EXISTS_OR_ADD',
-    },
-  };
+  return h.op === 'remove' ? { remove: h.name } : { append: headerValueOption(h) };
 }
 
 export function requestMirrorPolicy(m: MirrorPolicy): JsonObject {

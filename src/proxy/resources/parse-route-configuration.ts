@@ -6,6 +6,7 @@ import type {
   AppendAction,
   HeaderMutationSpec,
   MirrorPolicySpec,
+  PathRewrite,
   PrimaryTarget,
   RouteConfigSpec,
   RouteSpec,
@@ -13,8 +14,8 @@ import type {
 } from '../data-plane-config.js';
 import { parseMirrorCompare, withCompareSpecs } from './parse-mirror-compare.js';
 import type { JsonFields } from './resource-reader.js';
-import { compileSafeRegex, type SafeRegex } from '../../safe-regex/safe-regex.js';
-import { RouteMatcher, type HeaderRule, type PathRule, type ValueRule } from '../route-table.js';
+import { compileRegexRewrite, compileSafeRegex, type SafeRegex } from '../../safe-regex/safe-regex.js';
+import { RouteMatcher, type HeaderRule, type PathRule, type QueryRule, type ValueRule } from '../route-table.js';
 import { VirtualHostIndex } from '../virtual-host-match.js';
 
 const APPEND_ACTIONS: readonly AppendAction[] = ['APPEND_IF_EXISTS_OR_ADD', 'ADD_IF_ABSENT', 'OVERWRITE_IF_EXISTS_OR_ADD', 'OVERWRITE_IF_EXISTS'];
@@ -41,11 +42,11 @@ function exactlyOne(f: JsonFields, keys: readonly string[]): string | undefined 
 }
 
 function valueRule(sm: JsonFields): ValueRule | undefined {
-  const which = exactlyOne(sm, ['exact', 'safe_regex']);
+  const which = exactlyOne(sm, ['exact', 'prefix', 'safe_regex']);
   let rule: ValueRule | undefined;
-  if (which === 'exact') {
-    const value = sm.string('exact');
-    if (value !== undefined) rule = { kind: 'exact', value };
+  if (which === 'exact' || which === 'prefix') {
+    const value = sm.string(which);
+    if (value !== undefined) rule = { kind: which, value };
   } else if (which === 'safe_regex') {
     const re = sm.object('safe_regex');
     const regex = re && regexField(re);
@@ -73,48 +74,108 @@ function headerRule(h: JsonFields): HeaderRule | undefined {
   return rule;
 }
 
+function queryRule(q: JsonFields): QueryRule | undefined {
+  const name = q.name('name');
+  const which = exactlyOne(q, ['present_match', 'string_match']);
+  let rule: QueryRule | undefined;
+  if (which === 'present_match') {
+    const present = q.boolean('present_match');
+    if (name !== undefined && present !== undefined) rule = { name, kind: 'present', present };
+  } else if (which === 'string_match') {
+    const sm = q.object('string_match');
+    const v = sm && valueRule(sm);
+    if (name !== undefined && v) rule = { name, kind: 'value', rule: v };
+  }
+  q.finish();
+  return rule;
+}
+
 function routeMatcher(m: JsonFields): RouteMatcher | undefined {
   const caseSensitive = m.boolean('case_sensitive') ?? true;
-  const which = exactlyOne(m, ['prefix', 'path', 'safe_regex']);
+  const which = exactlyOne(m, ['prefix', 'path_separated_prefix', 'path', 'safe_regex']);
   let pathRule: PathRule | undefined;
-  if (which === 'prefix' || which === 'path') {
+  if (which === 'prefix' || which === 'path' || which === 'path_separated_prefix') {
     const value = m.string(which);
-    if (value !== undefined) pathRule = { kind: which, value, caseSensitive };
+    // Envoy's own check of the field: no query or fragment, no trailing "/".
+    if (which === 'path_separated_prefix' && value !== undefined && !/^[^?#]+[^?#/]$/.test(value)) m.problem('must hold no "?" or "#" and not end with "/"', which);
+    else if (value !== undefined) pathRule = { kind: which, value, caseSensitive };
   } else if (which === 'safe_regex') {
     const re = m.object('safe_regex');
     const regex = re && regexField(re);
     if (regex) pathRule = { kind: 'regex', regex };
   }
   const headers = m.objects('headers').map(headerRule);
+  const query = m.objects('query_parameters').map(queryRule);
   m.finish();
-  if (!pathRule || headers.some((h) => h === undefined)) return undefined;
-  return new RouteMatcher(pathRule, headers as HeaderRule[]);
+  if (!pathRule || headers.some((h) => h === undefined) || query.some((q) => q === undefined)) return undefined;
+  return new RouteMatcher(pathRule, headers as HeaderRule[], query as QueryRule[]);
+}
+
+/** A HeaderValueOption: what request_headers_to_add and a mirror's header mutations append or set. */
+function headerValueOption(a: JsonFields): Extract<HeaderMutationSpec, { kind: 'append' }> | undefined {
+  const header = a.object('header', true);
+  const name = header?.name('key')?.toLowerCase();
+  const value = header?.string('value') ?? '';
+  header?.finish();
+  const action = a.enumeration('append_action', APPEND_ACTIONS) ?? 'APPEND_IF_EXISTS_OR_ADD';
+  a.finish();
+  return name === undefined ? undefined : { kind: 'append', name, value, action };
+}
+
+/** Envoy's own NACK: HeaderMutations and HeaderParser refuse pseudo-headers and Host. */
+function modifiable(f: JsonFields, m: HeaderMutationSpec | undefined): HeaderMutationSpec | undefined {
+  if (m === undefined || (!m.name.startsWith(':') && m.name !== 'host')) return m;
+  f.problem(':-prefixed or host headers may not be modified');
+  return undefined;
+}
+
+/** request_headers_to_remove, then request_headers_to_add: the order Envoy's HeaderParser applies them. */
+function routeHeaderMutations(r: JsonFields): HeaderMutationSpec[] | undefined {
+  const removes = r.strings('request_headers_to_remove').map((name, i): HeaderMutationSpec | undefined => {
+    const lower = name.toLowerCase();
+    if (!lower.startsWith(':') && lower !== 'host') return { kind: 'remove', name: lower };
+    r.problem(':-prefixed or host headers may not be modified', `request_headers_to_remove[${i}]`);
+    return undefined;
+  });
+  const adds = r.objects('request_headers_to_add').map((a) => modifiable(a, headerValueOption(a)));
+  const all = [...removes, ...adds];
+  return all.some((m) => m === undefined) ? undefined : (all as HeaderMutationSpec[]);
+}
+
+function pathRewrite(action: JsonFields): PathRewrite | undefined | null {
+  const prefix = action.string('prefix_rewrite') || undefined;
+  const regex = action.object('regex_rewrite');
+  if (prefix !== undefined && regex) {
+    action.problem('only one of prefix_rewrite and regex_rewrite may be set');
+    return null;
+  }
+  if (prefix !== undefined) return { kind: 'prefix', value: prefix };
+  if (!regex) return undefined;
+  const pattern = regex.object('pattern', true);
+  const source = pattern?.string('regex', true);
+  pattern?.accept('google_re2');
+  pattern?.finish();
+  const substitution = regex.string('substitution') ?? '';
+  regex.finish();
+  if (source === undefined) return null;
+  const compiled = compileRegexRewrite(source, substitution);
+  if (compiled.ok) return { kind: 'regex', rewrite: compiled.rewrite };
+  regex.problem(`invalid regex_rewrite: ${compiled.message}`);
+  return null;
 }
 
 function headerMutation(hm: JsonFields): HeaderMutationSpec | undefined {
   const which = exactlyOne(hm, ['remove', 'append']);
   let out: HeaderMutationSpec | undefined;
-  let name: string | undefined;
   if (which === 'remove') {
-    name = hm.string('remove')?.toLowerCase();
+    const name = hm.string('remove')?.toLowerCase();
     if (name !== undefined) out = { kind: 'remove', name };
   } else if (which === 'append') {
     const a = hm.object('append');
-    const header = a?.object('header', true);
-    name = header?.name('key')?.toLowerCase();
-    const value = header?.string('value') ?? '';
-    header?.finish();
-    const action = a?.enumeration('append_action', APPEND_ACTIONS) ?? 'APPEND_IF_EXISTS_OR_ADD';
-    a?.finish();
-    if (name !== undefined) out = { kind: 'append', name, value, action };
+    out = a && headerValueOption(a);
   }
   hm.finish();
-  // Envoy's own NACK for this (HeaderMutations rejects them at config load).
-  if (name !== undefined && (name.startsWith(':') || name === 'host')) {
-    hm.problem(':-prefixed or host headers may not be modified');
-    return undefined;
-  }
-  return out;
+  return modifiable(hm, out);
 }
 
 function mirrorPolicy(p: JsonFields): MirrorPolicySpec | undefined {
@@ -195,22 +256,24 @@ function route(r: JsonFields, inherited: Inherited): RouteSpec | undefined {
   const action = r.object('route', true);
   const metadata = r.object('metadata');
   const compare = metadata && parseMirrorCompare(metadata);
+  const requestHeaderMutations = routeHeaderMutations(r);
   let spec: RouteSpec | undefined;
   if (action) {
     const target = primaryTarget(action);
     const timeoutMs = action.durationMs('timeout') ?? DEFAULT_ROUTE_TIMEOUT_MS;
-    const prefixRewrite = action.string('prefix_rewrite') || undefined;
+    const rewrite = pathRewrite(action);
     const hostRewrite = action.string('host_rewrite_literal') || undefined;
     const own = mirrorPolicies(action);
     action.finish();
     const effective = own && (own.length > 0 ? own : inherited.mirrors);
     const policies = effective && (compare ? withCompareSpecs(effective, compare) : effective);
-    if (matcher && target && policies && compare !== null) {
+    if (matcher && target && policies && compare !== null && rewrite !== null && requestHeaderMutations) {
       spec = {
         matcher,
         target,
         timeoutMs,
-        prefixRewrite,
+        requestHeaderMutations,
+        pathRewrite: rewrite,
         hostRewrite,
         mirrorPolicies: policies,
         labels: { route_config: inherited.routeConfig, virtual_host: inherited.virtualHost, route: name },
