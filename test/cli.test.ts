@@ -104,6 +104,42 @@ clusters: [{ name: c, endpoints: ["127.0.0.1:1"] }]
     }
   });
 
+  it('convert prints the shadowplane config of imported documents (with where each part came from) and it validates', async () => {
+    const seed = 'configs/imports/gateway-api/seed-002';
+    const r = cli('convert', seed, '--listen-address', '127.0.0.1');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^# shadowplane config converted from configs\/imports\/gateway-api\/seed-002 by `shadowplane convert`\n/);
+    assert.match(r.stdout, /# from HTTPRoute\/default\/http-mirror spec\.rules\[0\]\.filters\[0\] \(configs\/imports\/gateway-api\/seed-002\/httproute\.yaml:16\)\n\s+- cluster: default\.backend-2\.3000\n/);
+    assert.match(r.stdout, /address: 127\.0\.0\.1:8080\n/);
+    // Warnings (kinds that carry no routing) go to stderr, with file:line:col.
+    assert.match(r.stderr, /^configs\/imports\/gateway-api\/seed-002\/backend-2\.yaml:22:1 Deployment\/default\/backend-2: warning: .* \[SP103\]$/m);
+    const converted = path.join(dir, 'converted.yaml');
+    await writeFile(converted, r.stdout);
+    const v = cli('validate', converted, seed);
+    assert.equal(v.status, 0, v.stderr);
+    assert.equal(v.stdout, `${converted}: ok (1 listeners, 1 routes, 2 clusters)\n${seed}: ok (1 listeners, 1 routes, 2 clusters)\n`);
+    // Files given one by one are read as one set.
+    const files = ['gateway.yaml', 'httproute.yaml', 'backend-2.yaml', 'endpointslices.yaml'].map((f) => path.join(seed, f));
+    assert.equal(cli('convert', ...files, '--listen-address', '127.0.0.1').stdout.split('\n').slice(1).join('\n'), r.stdout.split('\n').slice(1).join('\n'));
+  });
+
+  it('convert: errors to stderr with file:line:col and exit 1; --from another format exits 1; bad flags exit 2', async () => {
+    const seed = 'configs/imports/gateway-api/seed-002';
+    const broken = cli('convert', path.join(seed, 'httproute.yaml'), path.join(seed, 'gateway.yaml'));
+    assert.equal(broken.status, 1);
+    assert.equal(broken.stdout, '');
+    assert.match(broken.stderr, /httproute\.yaml:19:11 HTTPRoute\/default\/http-mirror: spec\.rules\[0\]\.filters\[0\]\.requestMirror\.backendRef: ResolvedRefs=False, reason BackendNotFound: Service default\/backend-2 not found \[SP016\]/);
+    assert.match(broken.stderr, /not converted: 2 errors\n$/);
+    const wrong = cli('convert', seed, '--from', 'apisix');
+    assert.equal(wrong.status, 1);
+    assert.match(wrong.stderr, /is a Kubernetes object, not apisix \(--from apisix\) \[SP015\]/);
+    for (const args of [['convert'], ['convert', seed, '--from', 'nginx'], ['convert', seed, '--listen-address', 'localhost']]) {
+      const r = cli(...args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /^shadowplane: .*\nusage:/);
+    }
+  });
+
   it('--version prints the package version', () => {
     const r = cli('--version');
     assert.equal(r.status, 0);

@@ -2,6 +2,7 @@ import { parseHostPort } from '../config/address.js';
 import { adsBootstrap, staticBootstrap } from '../translate/bootstrap.js';
 import { translate } from '../translate/resources.js';
 import { compileFile } from './compile.js';
+import { loadOptions, type LoadFlags } from './load-flags.js';
 import { formatDocument } from '../envoy-api/document-format.js';
 import { canonicalResources } from '../envoy-api/resource-set.js';
 import { parseFormat, UsageError, type Io } from './output.js';
@@ -27,12 +28,12 @@ function parsePort(text: string | undefined): number | undefined {
  * `shadowplane bootstrap --xds HOST:PORT --node-id ID [--node-cluster C] [--admin-port P] [--delta]`
  * or, without a control plane, `shadowplane bootstrap --static FILE --node-id ID`.
  */
-export async function bootstrapCommand(o: BootstrapOptions, io: Io): Promise<number> {
+export async function bootstrapCommand(o: BootstrapOptions, flags: LoadFlags, io: Io): Promise<number> {
   const format = parseFormat(o.format, 'yaml');
   if (o.nodeId === undefined) throw new UsageError('bootstrap needs --node-id');
   const adminPort = parsePort(o.adminPort);
   if (o.static !== undefined) {
-    const model = await compileFile(o.static, io);
+    const model = await compileFile(o.static, io, loadOptions(flags));
     if (!model) return 1;
     const node = { id: o.nodeId, ...(o.nodeCluster !== undefined ? { cluster: o.nodeCluster } : {}) };
     const resources = canonicalResources(translate(model, node));

@@ -1,5 +1,5 @@
 // The config → model → resources pipeline as the CLI commands share it.
-import { loadConfigFile } from '../config/load.js';
+import { loadConfigPath, type LoadOptions } from '../config/load.js';
 import { formatProblem, type ConfigProblem } from '../config/problems.js';
 import { buildModel } from '../model/build.js';
 import type { Model } from '../model/types.js';
@@ -9,9 +9,9 @@ export function reportProblems(problems: readonly ConfigProblem[], io: Io): void
   for (const p of problems) io.err(`${formatProblem(p)}\n`);
 }
 
-/** The file's model, or undefined after printing every problem. Warnings are printed either way. */
-export async function compileFile(file: string, io: Io): Promise<Model | undefined> {
-  const result = await loadConfigFile(file);
+/** The model of a config file or folder, or undefined after printing every problem. Warnings are printed either way. */
+export async function compileFile(file: string, io: Io, o: LoadOptions = {}): Promise<Model | undefined> {
+  const result = await loadConfigPath(file, o);
   if (!result.ok) {
     reportProblems(result.problems, io);
     const errors = result.problems.filter((p) => p.severity === 'error').length;

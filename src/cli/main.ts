@@ -3,6 +3,8 @@ import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { ListenError } from '../server/listen-error.js';
 import { bootstrapCommand } from './bootstrap.js';
+import { convertCommand } from './convert.js';
+import { loadOptions } from './load-flags.js';
 import { UsageError, type Io } from './output.js';
 import { proxyCommand } from './proxy.js';
 import { renderCommand } from './render.js';
@@ -15,16 +17,25 @@ const VERSION = (createRequire(import.meta.url)('../../package.json') as { versi
 
 const USAGE = `usage:
   shadowplane --version
-  shadowplane validate FILE...
-  shadowplane render FILE [--node ID] [--node-cluster C] [--format json|yaml]
+  shadowplane validate CONFIG... [IMPORT OPTIONS]
+  shadowplane render CONFIG [--node ID] [--node-cluster C] [--format json|yaml] [IMPORT OPTIONS]
+  shadowplane convert FILE... [IMPORT OPTIONS]
   shadowplane bootstrap --xds HOST:PORT --node-id ID [--node-cluster C] [--admin-port P] [--delta] [--format yaml|json]
-  shadowplane bootstrap --static FILE --node-id ID [--admin-port P] [--format yaml|json]
-  shadowplane serve --config FILE [--xds 127.0.0.1:18000] [--admin 127.0.0.1:19000] [--admin-token-file F] [--no-watch] [--log-level L]
-                    [--data-plane builtin|none] [--node-id ID] [--node-cluster C]
+  shadowplane bootstrap --static CONFIG --node-id ID [--admin-port P] [--format yaml|json] [IMPORT OPTIONS]
+  shadowplane serve --config CONFIG [--xds 127.0.0.1:18000] [--admin 127.0.0.1:19000] [--admin-token-file F] [--no-watch] [--log-level L]
+                    [--data-plane builtin|none] [--node-id ID] [--node-cluster C] [IMPORT OPTIONS]
   shadowplane status [--admin 127.0.0.1:19000] [--format json]
   shadowplane proxy --xds HOST:PORT --node-id ID [--node-cluster C] [--admin 127.0.0.1:9902] [--log-level L]
-  shadowplane sandbox [--envoy] [--config FILE]
+  shadowplane sandbox [--envoy] [--config CONFIG] [IMPORT OPTIONS]
   shadowplane demo-backend --name NAME --port PORT [--host H]
+
+CONFIG is a file or a folder (every .yaml, .yml and .json file in it, read as one config): shadowplane's
+own YAML, or Gateway API / Istio documents (multi-document YAML, kubectl get -o yaml output) or an
+APISIX configuration, detected from apiVersion/kind or APISIX's layout.
+IMPORT OPTIONS:
+  --from gateway-api|istio|apisix|shadowplane   accept only that format (default: detect)
+  --listen-address IP[:PORT]   where imported listeners bind (default 0.0.0.0): Gateway and Istio
+                               listeners on their own ports, APISIX on PORT (default 9080)
 `;
 
 const OPTIONS = {
@@ -46,6 +57,8 @@ const OPTIONS = {
   name: { type: 'string' },
   port: { type: 'string' },
   host: { type: 'string' },
+  'listen-address': { type: 'string' },
+  from: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -67,11 +80,14 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
       io.out(USAGE);
       return command === undefined && !values.help ? 2 : 0;
     }
+    const load = { listenAddress: values['listen-address'], from: values.from };
     switch (command) {
       case 'validate':
-        return await validateCommand(rest, io);
+        return await validateCommand(rest, load, io);
       case 'render':
-        return await renderCommand(rest, { node: values.node, nodeCluster: values['node-cluster'], format: values.format }, io);
+        return await renderCommand(rest, { node: values.node, nodeCluster: values['node-cluster'], format: values.format }, load, io);
+      case 'convert':
+        return await convertCommand(rest, load, io);
       case 'bootstrap':
         if (rest.length > 0) throw new UsageError(`bootstrap takes no positional arguments (got "${rest[0]}")`);
         return await bootstrapCommand(
@@ -84,6 +100,7 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
             static: values.static,
             format: values.format,
           },
+          load,
           io,
         );
       case 'serve':
@@ -98,6 +115,7 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
             dataPlane: values['data-plane'],
             nodeId: values['node-id'],
             nodeCluster: values['node-cluster'],
+            load: loadOptions(load),
           },
           io,
         );
@@ -107,7 +125,7 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
           io,
         );
       case 'sandbox':
-        return await sandboxCommand({ envoy: values.envoy, config: values.config }, io);
+        return await sandboxCommand({ envoy: values.envoy, config: values.config, load: loadOptions(load) }, io);
       case 'demo-backend':
         return await demoBackendCommand({ name: values.name, port: values.port, host: values.host }, io);
       case 'status':

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { LoadOptions } from '../config/load.js';
 import { startDemoBackend } from '../sandbox/demo-backend.js';
 import { EnvoyNotInstalledError } from '../sandbox/envoy-process.js';
 import { REPO_ROOT } from '../sandbox/paths.js';
@@ -7,12 +8,13 @@ import { UsageError, type Io } from './output.js';
 import { untilSignal } from './signals.js';
 
 /** `shadowplane sandbox [--envoy] [--config FILE]` */
-export async function sandboxCommand(o: { envoy?: boolean; config?: string }, io: Io): Promise<number> {
+export async function sandboxCommand(o: { envoy?: boolean; config?: string; load?: LoadOptions }, io: Io): Promise<number> {
   let sandbox;
   try {
     sandbox = await startSandbox({
       config: o.config ?? path.join(REPO_ROOT, 'configs/sandbox.yaml'),
       envoy: o.envoy ?? false,
+      ...(o.load ? { load: o.load } : {}),
       write: (t) => io.out(t),
       color: process.stdout.isTTY === true,
     });

@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { pino } from 'pino';
 import { parseHostPort, type HostPort } from '../config/address.js';
+import type { LoadOptions } from '../config/load.js';
 import { routeGrpcLogs } from '../server/grpc-log.js';
 import { startServer, type ServerOptions } from '../server/serve-process.js';
 import { logLevel, UsageError, type Io } from './output.js';
@@ -18,6 +19,8 @@ export interface ServeFlags {
   readonly dataPlane?: string;
   readonly nodeId?: string;
   readonly nodeCluster?: string;
+  /** How the config path is read (--from, --listen-address). */
+  readonly load?: LoadOptions;
 }
 
 /** `host:port`, where port 0 (any free port) is allowed too. */
@@ -39,7 +42,7 @@ async function adminToken(file: string | undefined): Promise<string | undefined>
 
 /** Every flag is checked before anything binds. */
 async function serverOptions(o: ServeFlags): Promise<ServerOptions> {
-  if (o.config === undefined) throw new UsageError('serve needs --config FILE');
+  if (o.config === undefined) throw new UsageError('serve needs --config FILE (or a folder)');
   if (o.dataPlane !== undefined && o.dataPlane !== 'builtin' && o.dataPlane !== 'none') throw new UsageError(`--data-plane must be builtin or none, not "${o.dataPlane}"`);
   return {
     configFile: o.config,
@@ -47,6 +50,7 @@ async function serverOptions(o: ServeFlags): Promise<ServerOptions> {
     admin: listenAddress(o.admin ?? '127.0.0.1:19000', '--admin'),
     adminToken: await adminToken(o.adminTokenFile),
     watch: o.watch ?? true,
+    ...(o.load ? { load: o.load } : {}),
     ...(o.dataPlane === 'builtin' ? { builtinDataPlane: { nodeId: o.nodeId, nodeCluster: o.nodeCluster } } : {}),
   };
 }

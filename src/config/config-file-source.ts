@@ -1,12 +1,14 @@
-// A config file that can change under us: watched (debounced, and robust to editors that save by
-// atomic rename), reloaded on demand (SIGHUP), or replaced through the admin API. Each accepted text
-// is announced; a rejected one is announced with its problems and changes nothing.
+// A config file, or a folder of files that make one config, that can change under us: watched
+// (debounced, and robust to editors that save by atomic rename), reloaded on demand (SIGHUP), or
+// (a single file) replaced through the admin API. Each accepted config is announced; a rejected one
+// is announced with its problems and changes nothing.
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { watch, type FSWatcher } from 'node:fs';
-import { rename, stat, writeFile } from 'node:fs/promises';
+import { statSync, watch, type FSWatcher } from 'node:fs';
+import { readdir, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { loadConfigFile, parseConfig, type LoadResult } from './load.js';
+import { isConfigFileName } from './formats/source.js';
+import { loadConfigPath, parseConfigText, type LoadOptions, type LoadResult } from './load.js';
 import type { ConfigProblem } from './problems.js';
 import type { ConfigFile } from './schema.js';
 
@@ -36,6 +38,14 @@ async function isEmptyFile(file: string): Promise<boolean> {
   }
 }
 
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false; // missing or unreadable: the first reload reports it
+  }
+}
+
 function hashText(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
@@ -49,17 +59,22 @@ export class ConfigFileSource extends EventEmitter<SourceEvents> {
   /** Reloads run one at a time, so two quick edits cannot apply out of order. */
   private queue: Promise<unknown> = Promise.resolve();
 
+  /** True when `file` names a folder: every config file in it, in any supported format, makes one config. */
+  readonly isFolder: boolean;
+
   constructor(
     readonly file: string,
     private readonly accept: Acceptor,
     private readonly debounceMs = 100,
+    private readonly options: LoadOptions = {},
   ) {
     super();
+    this.isFolder = isDirectory(file);
   }
 
-  /** Reads the file now; resolves with what happened. */
+  /** Reads the file (or folder) now; resolves with what happened. */
   reload(reason: string): Promise<LoadResult> {
-    const run = this.queue.then(async () => this.apply(await loadConfigFile(this.file), reason, false));
+    const run = this.queue.then(async () => this.apply(await loadConfigPath(this.file, this.options), reason, false));
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -67,10 +82,11 @@ export class ConfigFileSource extends EventEmitter<SourceEvents> {
   /**
    * Validates `text` as the new config; only if valid, writes it to the file atomically and applies it.
    * `origin` names the text in problems (e.g. `PUT /config body`), whose lines are the text's own.
+   * A folder has no one file to replace: the caller refuses it (see isFolder).
    */
   replace(text: string, reason: string, origin: string): Promise<LoadResult> {
     const run = this.queue.then(async () => {
-      const result = this.apply(parseConfig(text, origin), reason, true);
+      const result = this.apply(parseConfigText(text, origin, this.options), reason, true);
       if (result.ok) {
         const tmp = path.join(path.dirname(this.file), `.${path.basename(this.file)}.${process.pid}.tmp`);
         await writeFile(tmp, text);
@@ -101,12 +117,16 @@ export class ConfigFileSource extends EventEmitter<SourceEvents> {
     return result;
   }
 
-  /** Watches the file's directory: an atomic rename replaces the file's inode, which a file watch would lose. */
+  /**
+   * Watches the file's directory (an atomic rename replaces the file's inode, which a file watch would
+   * lose), or the folder itself: any config file in it added, changed or removed reloads the whole.
+   */
   watch(): void {
     if (this.watcher) return;
     const base = path.basename(this.file);
-    this.watcher = watch(path.dirname(path.resolve(this.file)), (_event, name) => {
-      if (name !== null && name.toString() !== base) return;
+    const dir = this.isFolder ? path.resolve(this.file) : path.dirname(path.resolve(this.file));
+    this.watcher = watch(dir, (_event, name) => {
+      if (name !== null && (this.isFolder ? !isConfigFileName(name.toString()) : name.toString() !== base)) return;
       this.emptySeen = false;
       this.schedule(this.debounceMs);
     });
@@ -119,17 +139,26 @@ export class ConfigFileSource extends EventEmitter<SourceEvents> {
 
   /**
    * A writer that truncates and then writes (a shell's `>`) leaves the file empty for a moment. An
-   * empty file is read again after EMPTY_GRACE_MS (any further change restarts the wait), and is
-   * only rejected if it is still empty then.
+   * empty file (in a folder: any empty file, whose absence would otherwise drop its part of the
+   * config) is read again after EMPTY_GRACE_MS (any further change restarts the wait), and is only
+   * taken as it is then.
    */
   private async reloadChanged(): Promise<void> {
-    if (!this.emptySeen && (await isEmptyFile(this.file))) {
+    if (!this.emptySeen && (await this.hasEmptyFile())) {
       this.emptySeen = true;
       this.schedule(EMPTY_GRACE_MS);
       return;
     }
     this.emptySeen = false;
     await this.reload('file changed');
+  }
+
+  /** The file is empty, or (a folder) one of its config files is: a writer may be half-way. */
+  private async hasEmptyFile(): Promise<boolean> {
+    if (!this.isFolder) return isEmptyFile(this.file);
+    const names = await readdir(this.file).catch(() => []);
+    for (const name of names) if (isConfigFileName(name) && (await isEmptyFile(path.join(this.file, name)))) return true;
+    return false;
   }
 
   close(): void {

@@ -1,68 +1,34 @@
 // Reads a config file: YAML syntax, then schema, then cross-references. Every problem carries
 // file:line:col found through the yaml package's LineCounter. The result is all or nothing.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { CORE_SCHEMA, load as fastLoad } from 'js-yaml';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
-import type { z } from 'zod';
+import { LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { detectLayout } from './formats/detect.js';
+import { importDocuments, type ImportOptions } from './formats/import.js';
+import type { ImportedConfig } from './formats/imported-config.js';
+import { documentValue, parseSourceDocuments, readSourceTexts, type SourceDocument } from './formats/source.js';
+import { positionOf } from './positions.js';
 import { ProblemCode, type ConfigProblem, type FieldPath, type UnplacedProblem } from './problems.js';
+import { schemaProblems } from './schema-problems.js';
 import { configSchema, type ConfigFile } from './schema.js';
 import { checkSemantics } from './semantic.js';
 
 export type LoadResult =
-  | { readonly ok: true; readonly config: ConfigFile; readonly warnings: readonly ConfigProblem[] }
+  | {
+      readonly ok: true;
+      readonly config: ConfigFile;
+      readonly warnings: readonly ConfigProblem[];
+      /** Set when the config was imported from other formats: what was built and where each part came from. */
+      readonly imported?: { readonly config: ConfigFile; readonly origins: ImportedConfig };
+    }
   | { readonly ok: false; readonly problems: readonly ConfigProblem[] };
 
-interface Located {
-  readonly node: Node | undefined;
-  readonly keyNode: Node | undefined;
-}
-
-/** The deepest node of the document along `path`, and the key node that names it. */
-function locate(doc: Document, path: FieldPath): Located {
-  let node: Node | undefined = doc.contents ?? undefined;
-  let keyNode: Node | undefined;
-  for (const part of path) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isScalar(p.key) && p.key.value === part);
-      if (!pair) break;
-      keyNode = pair.key as Node;
-      node = (pair.value as Node | null) ?? keyNode;
-    } else if (isSeq(node) && typeof part === 'number') {
-      const item = node.items[part] as Node | undefined;
-      if (!item) break;
-      keyNode = undefined;
-      node = item;
-    } else {
-      break;
-    }
-  }
-  return { node, keyNode };
-}
+/** How a path is read: which format to expect, and where imported listeners without an address bind. */
+export type LoadOptions = ImportOptions;
 
 function place(file: string, doc: Document, lines: LineCounter, p: UnplacedProblem): ConfigProblem {
-  const { node, keyNode } = locate(doc, p.path);
-  const target = p.atKey && keyNode ? keyNode : node;
-  const offset = target?.range?.[0] ?? 0;
-  const { line, col } = lines.linePos(offset);
+  const { line, col } = positionOf(doc, lines, p.path, p.atKey);
   return { code: p.code, severity: p.severity, file, line, col, path: p.path, message: p.message };
-}
-
-function schemaProblems(issues: readonly z.core.$ZodIssue[]): UnplacedProblem[] {
-  return issues.flatMap((issue): UnplacedProblem[] => {
-    const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
-    if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((k) => ({
-        code: ProblemCode.SCHEMA,
-        severity: 'error' as const,
-        path: [...path, k],
-        message: `unknown field "${k}"`,
-        atKey: true,
-      }));
-    }
-    const missing = issue.code === 'invalid_type' && / received undefined$/.test(issue.message);
-    const message = missing ? `missing required field "${String(path.at(-1))}"` : issue.message;
-    return [{ code: ProblemCode.SCHEMA, severity: 'error', path, message }];
-  });
 }
 
 /** True when some object or array is reachable twice: YAML aliases, which the careful path limits. */
@@ -144,7 +110,62 @@ export function parseCarefully(text: string, file: string): LoadResult {
   return { ok: true, config: parsed.data, warnings: placed };
 }
 
-export async function loadConfigFile(file: string): Promise<LoadResult> {
+/**
+ * Config text of any supported format. shadowplane's own YAML keeps its fast path and its messages;
+ * Kubernetes objects (Gateway API, Istio) and APISIX configurations are imported.
+ */
+export function parseConfigText(text: string, file: string, o: LoadOptions = {}): LoadResult {
+  const own = o.from === undefined || o.from === 'shadowplane';
+  if (own) {
+    const clean = parseClean(text);
+    if (clean) return { ok: true, config: clean, warnings: [] };
+  }
+  const { documents, problems } = parseSourceDocuments({ file, text });
+  if (problems.length > 0) return { ok: false, problems };
+  if (o.from === 'shadowplane' || (own && documents.length <= 1 && isOwnLayout(documents[0]))) return parseCarefully(text, file);
+  return importDocuments(documents, o);
+}
+
+/** A lone document that is not a Kubernetes object or an APISIX configuration is read as shadowplane's own. */
+function isOwnLayout(d: SourceDocument | undefined): boolean {
+  if (!d) return true;
+  const v = documentValue(d);
+  if ('problem' in v) return true;
+  const layout = detectLayout(v.value).layout;
+  return layout === 'shadowplane' || layout === 'unknown';
+}
+
+/** A config file, or a folder whose files (all of them, any format) make one config. */
+export async function loadConfigPath(target: string, o: LoadOptions = {}): Promise<LoadResult> {
+  let isDir = false;
+  try {
+    isDir = (await stat(target)).isDirectory();
+  } catch {
+    // loadConfigFile reports it
+  }
+  return isDir ? loadConfigSet([target], o) : loadConfigFile(target, o);
+}
+
+/**
+ * Several files and folders read as one config (`convert FILE…`): a lone shadowplane document is
+ * read as such; anything else is imported together, so a route and the Services it names may sit
+ * in different files.
+ */
+export async function loadConfigSet(targets: readonly string[], o: LoadOptions = {}): Promise<LoadResult> {
+  const read = await Promise.all(targets.map(readSourceTexts));
+  const texts = read.flatMap((r) => r.texts);
+  const parsed = texts.map(parseSourceDocuments);
+  const problems = [...read.flatMap((r) => r.problems), ...parsed.flatMap((p) => p.problems)];
+  if (problems.length > 0) return { ok: false, problems };
+  const documents = parsed.flatMap((p) => p.documents);
+  const own = o.from === undefined || o.from === 'shadowplane';
+  if (texts.length === 1 && (o.from === 'shadowplane' || (own && documents.length <= 1 && isOwnLayout(documents[0])))) {
+    return parseConfigText(texts[0]!.text, texts[0]!.file, o);
+  }
+  return importDocuments(documents, o);
+}
+
+export async function loadConfigFile(file: string, o: LoadOptions = {}): Promise<LoadResult> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -152,5 +173,5 @@ export async function loadConfigFile(file: string): Promise<LoadResult> {
     const message = `cannot read file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
     return { ok: false, problems: [{ code: ProblemCode.FILE_READ, severity: 'error', file, line: 0, col: 0, path: [], message }] };
   }
-  return parseConfig(text, file);
+  return parseConfigText(text, file, o);
 }

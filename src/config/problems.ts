@@ -15,8 +15,19 @@ export const ProblemCode = {
   CLUSTER_TYPE: 'SP011',
   TOO_MANY_HEADER_MIRRORS: 'SP012',
   BAD_JSON_PATH: 'SP013',
+  // Imported formats (Gateway API, Istio, APISIX): the Gateway API reason each stands for is named in its message.
+  IMPORT_UNSUPPORTED: 'SP014',
+  IMPORT_UNKNOWN_KIND: 'SP015',
+  IMPORT_BACKEND_NOT_FOUND: 'SP016',
+  IMPORT_REF_NOT_PERMITTED: 'SP017',
+  IMPORT_INVALID_KIND: 'SP018',
+  IMPORT_NO_PARENT: 'SP019',
+  IMPORT_DUPLICATE: 'SP020',
+  IMPORT_INVALID_VALUE: 'SP021',
   HEADER_MIRROR_WITHOUT_ALLOWLIST: 'SP101',
   UNUSED_CLUSTER: 'SP102',
+  IMPORT_IGNORED: 'SP103',
+  IMPORT_APPROXIMATED: 'SP104',
   FILE_READ: 'SP201',
   INCONSISTENT_RESOURCES: 'SP301',
 } as const;
@@ -37,6 +48,8 @@ export interface ConfigProblem {
   readonly col: number;
   readonly path: FieldPath;
   readonly message: string;
+  /** For an imported document, the resource it describes: `HTTPRoute/default/http-mirror`. */
+  readonly resource?: string;
 }
 
 /** `listeners[0].virtual_hosts[1].routes[2].mirrors[0].cluster` */
@@ -49,12 +62,15 @@ export function formatPath(path: FieldPath): string {
   return out;
 }
 
-/** `configs/x.yaml:12:5 routes[2].mirrors[0].cluster: unknown cluster "shadow"` */
+/**
+ * `configs/x.yaml:12:5 routes[2].mirrors[0].cluster: unknown cluster "shadow" [SP003]`, and for an
+ * imported document `routes.yaml:14:11 HTTPRoute/default/http-mirror: spec.rules[0].backendRefs[0]: … [SP016]`.
+ */
 export function formatProblem(p: ConfigProblem): string {
   const where = p.line > 0 ? `${p.file}:${p.line}:${p.col}` : p.file;
-  const path = p.path.length > 0 ? ` ${formatPath(p.path)}` : '';
+  const subject = [p.resource, p.path.length > 0 ? formatPath(p.path) : undefined].filter((s) => s !== undefined).join(': ');
   const level = p.severity === 'warning' ? 'warning: ' : '';
-  return `${where}${path}: ${level}${p.message} [${p.code}]`;
+  return `${where}${subject === '' ? '' : ` ${subject}`}: ${level}${p.message} [${p.code}]`;
 }
 
 /** A problem found before positions are known: the loader places it in the file by its path. */

@@ -3,6 +3,7 @@
 // is the built-in TypeScript data path or (with --envoy) a real Envoy fed over ADS.
 import path from 'node:path';
 import { pino } from 'pino';
+import type { LoadOptions } from '../config/load.js';
 import { startServer, type RunningServer } from '../server/serve-process.js';
 import { startDemoBackend, displayName, type DemoBackend } from './demo-backend.js';
 import { EnvoyExitedError, EnvoyNotInstalledError, findEnvoy, startEnvoy } from './envoy-process.js';
@@ -16,7 +17,9 @@ export const SANDBOX_NODE = { id: 'sandbox-front', cluster: 'sandbox' } as const
 const SANDBOX_ENVOY_ADMIN_PORT = 9901;
 
 export interface SandboxOptions {
+  /** A config file or folder, in any format serve reads. */
   readonly config: string;
+  readonly load?: LoadOptions;
   readonly envoy: boolean;
   readonly write: (text: string) => void;
   readonly color: boolean;
@@ -73,6 +76,7 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
         admin: SANDBOX_ADMIN,
         adminToken: undefined,
         watch: true,
+        ...(o.load ? { load: o.load } : {}),
         ...(envoyBin ? {} : { builtinDataPlane: { nodeId: SANDBOX_NODE.id, nodeCluster: SANDBOX_NODE.cluster } }),
       },
       logger,

@@ -74,6 +74,7 @@ export function controlPlaneRoutes(o: ControlPlaneAdminOptions): AdminRoutes {
     'PUT /config': async (req, res) => {
       if (o.token === undefined) return send(res, 403, { error: 'PUT /config is disabled: start serve with --admin-token-file or SHADOWPLANE_ADMIN_TOKEN' });
       if (!tokenMatches(req.headers.authorization, o.token)) return send(res, 401, { error: 'missing or wrong bearer token' });
+      if (cp.source.isFolder) return send(res, 409, { error: `the config is the folder ${cp.source.file}: edit its files (every change is reloaded)` });
       const limit = o.maxConfigBytes ?? 4 * 1024 * 1024;
       const body = await readBody(req, limit);
       if (body === undefined) return send(res, 413, { error: `config larger than ${limit} bytes` });

@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { ConfigFileSource, type AcceptedConfig } from '../config/config-file-source.js';
+import type { LoadOptions } from '../config/load.js';
 import { formatProblem, ProblemCode, type ConfigProblem } from '../config/problems.js';
 import { buildModel } from '../model/build.js';
 import type { Model } from '../model/types.js';
@@ -19,9 +20,12 @@ export interface ConfigEvent {
 }
 
 export interface ControlPlaneOptions {
+  /** A config file, or a folder of files read as one config. */
   readonly configFile: string;
   readonly logger: Logger;
   readonly registry: Registry;
+  /** How the config is read: --from and --listen-address for imported formats. */
+  readonly load?: LoadOptions;
 }
 
 export class ControlPlane {
@@ -38,7 +42,7 @@ export class ControlPlane {
     this.log = o.logger;
     this.metrics = createXdsMetrics(o.registry);
     this.ads = new AdsServer({ cache: this.cache, metrics: this.metrics, logger: o.logger.child({ component: 'ads' }) });
-    this.source = new ConfigFileSource(o.configFile, (c) => this.publish(c));
+    this.source = new ConfigFileSource(o.configFile, (c) => this.publish(c), undefined, o.load);
     this.source.on('rejected', (problems, reason) => {
       this.lastRejected = { at: new Date().toISOString(), reason, problems: problems.map(formatProblem) };
       this.metrics.configVersions.inc({ result: 'rejected' });

@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { HostPort } from '../config/address.js';
+import type { LoadOptions } from '../config/load.js';
 import { createDataPlane } from '../proxy/index.js';
 import { DEFAULT_NODE_CLUSTER } from '../translate/bootstrap.js';
 import { AdminServer } from './admin-server.js';
@@ -17,7 +18,10 @@ import { statusPageRoutes } from './status-page.js';
 export const BUILTIN_NODE_ID = 'builtin';
 
 export interface ServerOptions {
+  /** A config file, or a folder of files read as one config. */
   readonly configFile: string;
+  /** How the config is read: --from and --listen-address for imported formats. */
+  readonly load?: LoadOptions;
   /** Where ADS and the admin endpoint listen; port 0 takes any free port. */
   readonly xds: HostPort;
   readonly admin: HostPort;
@@ -46,7 +50,7 @@ export interface RunningServer {
 export async function startServer(o: ServerOptions, logger: Logger, dataPlaneLogger = logger.child({ component: 'data-plane' })): Promise<RunningServer | undefined> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const controlPlane = new ControlPlane({ configFile: o.configFile, logger, registry });
+  const controlPlane = new ControlPlane({ configFile: o.configFile, logger, registry, ...(o.load ? { load: o.load } : {}) });
   const xdsTarget = o.xds.host.includes(':') ? `[${o.xds.host}]:${o.xds.port}` : `${o.xds.host}:${o.xds.port}`;
   if (!(await controlPlane.start({ xds: xdsTarget, watch: o.watch }))) return undefined;
   // Created before the admin, which serves its comparisons; it binds nothing until fed a config.

@@ -11,3 +11,15 @@ export function exampleConfigs(): string[] {
     .sort()
     .map((f) => path.join('configs', f));
 }
+
+/** The imported-format examples: configs/imports/<format>/<name>/, each a folder read as one config. */
+export function importExamples(): Array<{ readonly format: string; readonly name: string; readonly dir: string }> {
+  const root = path.join(REPO_ROOT, 'configs/imports');
+  return readdirSync(root)
+    .sort()
+    .flatMap((format) =>
+      readdirSync(path.join(root, format))
+        .sort()
+        .map((name) => ({ format, name, dir: path.join('configs/imports', format, name) })),
+    );
+}

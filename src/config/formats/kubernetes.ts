@@ -1,0 +1,215 @@
+// Kubernetes objects as `kubectl get -o yaml` prints them: the common header (apiVersion, kind,
+// metadata), and the core objects that say where a Service's traffic goes: Service (ports,
+// ExternalName), EndpointSlice (the ready addresses behind it) and Pod (only its labels, for
+// Istio subsets). Controllers' output (`status`) and bookkeeping metadata carry nothing to serve.
+// https://kubernetes.io/docs/reference/kubernetes-api/service-resources/endpoint-slice-v1/
+import { isIP } from 'node:net';
+import { ProblemCode } from '../problems.js';
+import { Fields, type Dialect, type ImportProblems } from './fields.js';
+import type { SourceObject, SourceRef } from './source.js';
+
+export const KUBERNETES: Dialect = { importer: "shadowplane's Kubernetes import", unsupportedReason: '' };
+
+/** The namespace of an object that names none (what `kubectl apply` uses without -n). */
+export const DEFAULT_NAMESPACE = 'default';
+
+export interface KubeObject {
+  readonly apiVersion: string;
+  /** '' for the core group. */
+  readonly group: string;
+  readonly version: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly namespace: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** metadata.creationTimestamp as written (RFC 3339), for Gateway API's "oldest route first". */
+  readonly created: string | undefined;
+  /** `HTTPRoute/default/http-mirror` */
+  readonly resource: string;
+  /** The object's top level, labelled with `resource`; apiVersion, kind, metadata and status are taken. */
+  readonly fields: Fields;
+}
+
+export function splitApiVersion(apiVersion: string): { group: string; version: string } {
+  const slash = apiVersion.lastIndexOf('/');
+  return slash < 0 ? { group: '', version: apiVersion } : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
+}
+
+/** Reads the header every Kubernetes object has; undefined (after reporting why) when it is unusable. */
+export function readKubeObject(o: SourceObject, problems: ImportProblems, dialect: Dialect): KubeObject | undefined {
+  const top = Fields.open(o.value, o.at, problems, dialect);
+  if (!top) return undefined;
+  const apiVersion = top.string('apiVersion', true);
+  const kind = top.string('kind', true);
+  const meta = top.object('metadata', true);
+  const name = meta?.string('name', true);
+  const namespace = meta?.string('namespace') ?? DEFAULT_NAMESPACE;
+  const labels = meta?.stringMap('labels') ?? {};
+  const created = meta?.string('creationTimestamp');
+  // The rest of metadata is bookkeeping (uid, resourceVersion, annotations, managedFields, …).
+  if (meta) meta.ignore(...meta.keys());
+  top.ignore('status'); // written by controllers, never an input
+  if (apiVersion === undefined || kind === undefined || name === undefined) return undefined;
+  const resource = `${kind}/${namespace}/${name}`;
+  return { apiVersion, ...splitApiVersion(apiVersion), kind, name, namespace, labels, created, resource, fields: top.as(resource) };
+}
+
+export interface ServicePort {
+  /** '' when unnamed: an EndpointSlice port is matched to it by name. */
+  readonly name: string;
+  readonly port: number;
+  readonly targetPort: number | string | undefined;
+}
+
+export interface KubeService {
+  readonly namespace: string;
+  readonly name: string;
+  readonly externalName: string | undefined;
+  readonly ports: readonly ServicePort[];
+  readonly at: SourceRef;
+}
+
+interface SliceEndpoint {
+  readonly address: string;
+  readonly ready: boolean;
+  /** The Pod the endpoint belongs to, for its labels. */
+  readonly pod: string | undefined;
+}
+
+interface KubeEndpointSlice {
+  readonly namespace: string;
+  readonly service: string;
+  readonly fqdn: boolean;
+  readonly ports: ReadonlyArray<{ readonly name: string; readonly port: number | undefined }>;
+  readonly endpoints: readonly SliceEndpoint[];
+}
+
+/** One address traffic for a Service port may go to. */
+export interface BackendEndpoint {
+  readonly host: string;
+  readonly port: number;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export type ServiceLookup =
+  | { readonly ok: true; readonly service: KubeService; readonly port: ServicePort; readonly endpoints: readonly BackendEndpoint[]; readonly dns: boolean }
+  | { readonly ok: false; readonly reason: string };
+
+/** `host:port`, with brackets for IPv6. */
+export function hostPort(host: string, port: number): string {
+  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Services, their EndpointSlices and Pods' labels, as read from the import's documents. */
+export class ServiceRegistry {
+  private readonly services = new Map<string, KubeService>();
+  private readonly slices: KubeEndpointSlice[] = [];
+  private readonly podLabels = new Map<string, Readonly<Record<string, string>>>();
+
+  readService(o: KubeObject, problems: ImportProblems): void {
+    const spec = o.fields.object('spec', true);
+    o.fields.finish();
+    if (!spec) return;
+    const type = spec.string('type') ?? 'ClusterIP';
+    const externalName = spec.string('externalName');
+    if (type === 'ExternalName' && externalName === undefined) spec.invalid(undefined, 'an ExternalName Service needs spec.externalName');
+    const ports = spec.objects('ports').flatMap((p): ServicePort[] => {
+      const port = p.integer('port', 1, 65535, true);
+      const name = p.string('name') ?? '';
+      const targetPort = p.id('targetPort');
+      const protocol = p.string('protocol') ?? 'TCP';
+      if (protocol !== 'TCP') p.unsupported('protocol', `protocol ${protocol}: only TCP ports carry HTTP`);
+      p.ignore('appProtocol', 'nodePort');
+      p.finish();
+      return port === undefined ? [] : [{ name, port, targetPort: targetPort !== undefined && /^\d+$/.test(targetPort) ? Number(targetPort) : targetPort }];
+    });
+    if (spec.string('sessionAffinity') === 'ClientIP') {
+      problems.warn(spec.ref('sessionAffinity'), ProblemCode.IMPORT_IGNORED, 'sessionAffinity ClientIP is not applied: requests are balanced over the endpoints without affinity');
+    }
+    // How kube-proxy and cloud load balancers deliver traffic to the Service; shadowplane routes to
+    // its endpoints directly, and the selector's result is what EndpointSlices list.
+    spec.ignore(
+      'selector', 'clusterIP', 'clusterIPs', 'ipFamilies', 'ipFamilyPolicy', 'internalTrafficPolicy', 'externalTrafficPolicy', 'externalIPs',
+      'allocateLoadBalancerNodePorts', 'loadBalancerIP', 'loadBalancerSourceRanges', 'loadBalancerClass', 'healthCheckNodePort',
+      'publishNotReadyAddresses', 'sessionAffinityConfig', 'trafficDistribution',
+    );
+    spec.finish();
+    this.services.set(`${o.namespace}/${o.name}`, { namespace: o.namespace, name: o.name, externalName, ports, at: o.fields.at });
+  }
+
+  readEndpointSlice(o: KubeObject): void {
+    const f = o.fields;
+    const service = o.labels['kubernetes.io/service-name'];
+    if (service === undefined) f.invalid(undefined, 'an EndpointSlice needs the label kubernetes.io/service-name naming its Service');
+    const addressType = f.string('addressType', true);
+    if (addressType !== undefined && !['IPv4', 'IPv6', 'FQDN'].includes(addressType)) f.invalid('addressType', `expected IPv4, IPv6 or FQDN, got ${addressType}`);
+    const ports = f.objects('ports').map((p) => {
+      const port = { name: p.string('name') ?? '', port: p.integer('port', 1, 65535) };
+      const protocol = p.string('protocol') ?? 'TCP';
+      if (protocol !== 'TCP') p.unsupported('protocol', `protocol ${protocol}: only TCP ports carry HTTP`);
+      p.ignore('appProtocol');
+      p.finish();
+      return port;
+    });
+    const endpoints = f.objects('endpoints').flatMap((e): SliceEndpoint[] => {
+      const addresses = e.strings('addresses', true);
+      const conditions = e.object('conditions');
+      // Kubernetes: a missing `ready` is to be read as ready.
+      const ready = conditions?.boolean('ready') ?? true;
+      conditions?.ignore('serving', 'terminating');
+      conditions?.finish();
+      const target = e.object('targetRef');
+      const pod = target?.string('kind') === 'Pod' ? `${target.string('namespace') ?? o.namespace}/${target.string('name') ?? ''}` : undefined;
+      target?.ignore(...target.keys());
+      e.ignore('hostname', 'nodeName', 'zone', 'hints', 'deprecatedTopology');
+      e.finish();
+      return addresses.map((a) => ({ address: a.value, ready, pod }));
+    });
+    f.finish();
+    if (service !== undefined) this.slices.push({ namespace: o.namespace, service, fqdn: addressType === 'FQDN', ports, endpoints });
+  }
+
+  readPod(o: KubeObject): void {
+    // A Pod is read for its labels (Istio subsets select endpoints by them); the rest is the workload.
+    o.fields.ignore('spec');
+    o.fields.finish();
+    this.podLabels.set(`${o.namespace}/${o.name}`, o.labels);
+  }
+
+  service(namespace: string, name: string): KubeService | undefined {
+    return this.services.get(`${namespace}/${name}`);
+  }
+
+  /** The Service's port `port` (its only port when undefined) and the ready endpoints behind it. */
+  lookup(namespace: string, name: string, port: number | undefined): ServiceLookup {
+    const service = this.service(namespace, name);
+    if (!service) return { ok: false, reason: `Service ${namespace}/${name} not found` };
+    const sp = port === undefined ? (service.ports.length === 1 ? service.ports[0] : undefined) : service.ports.find((p) => p.port === port);
+    if (!sp) {
+      const have = service.ports.map((p) => p.port).join(', ') || 'none';
+      return { ok: false, reason: port === undefined ? `Service ${namespace}/${name} has several ports (${have}); name one` : `Service ${namespace}/${name} has no port ${port} (it has ${have})` };
+    }
+    if (service.externalName !== undefined) {
+      return { ok: true, service, port: sp, endpoints: [{ host: service.externalName, port: sp.port, labels: {} }], dns: true };
+    }
+    const endpoints: BackendEndpoint[] = [];
+    let dns = false;
+    for (const s of this.slices) {
+      if (s.namespace !== namespace || s.service !== name) continue;
+      const slicePort = s.ports.find((p) => p.name === sp.name);
+      if (!slicePort || slicePort.port === undefined) continue;
+      for (const e of s.endpoints) {
+        if (!e.ready) continue;
+        endpoints.push({ host: e.address, port: slicePort.port, labels: (e.pod !== undefined ? this.podLabels.get(e.pod) : undefined) ?? {} });
+        dns ||= s.fqdn;
+      }
+    }
+    if (endpoints.length === 0) {
+      return {
+        ok: false,
+        reason: `Service ${namespace}/${name} port ${sp.port} has no ready endpoints (no EndpointSlice labelled kubernetes.io/service-name=${name} lists one for port "${sp.name}")`,
+      };
+    }
+    return { ok: true, service, port: sp, endpoints, dns };
+  }
+}
