@@ -26,6 +26,8 @@ interface Knobs {
   hotCluster: string;
   /** Likewise for the edge listener's cluster, which the delta Envoy uses. */
   edgeCluster: string;
+  /** Points the edge route at another cluster, leaving the edge cluster unused (and so removed). */
+  edgeRouteTo?: Name;
   samplePercent: number;
   hotMirrors: readonly Name[];
   /** An extra route whose regex Envoy rejects (its RE2 program, `.` costing Envoy two instructions, exceeds 100) though validation cannot tell. */
@@ -64,7 +66,7 @@ ${k.nackRoute ? `          - { name: nack, match: { regex: "/nack.{90}" }, clust
   - name: edge
     address: 127.0.0.1:${edgePort}
     nodes: [{ id: "edge-*" }]
-    virtual_hosts: [{ name: edge, domains: ["*"], routes: [{ match: { prefix: / }, cluster: ${k.edgeCluster} }] }]
+    virtual_hosts: [{ name: edge, domains: ["*"], routes: [{ match: { prefix: / }, cluster: ${k.edgeRouteTo ?? k.edgeCluster} }] }]
 clusters:
 ${BACKENDS.map((n) => `  - { name: ${n === 'hot' ? k.hotCluster : n === 'edge' ? k.edgeCluster : n}, endpoints: ["127.0.0.1:${b[n].port}"], connect_timeout: 1s }`).join('\n')}
 `;
@@ -83,7 +85,7 @@ ${BACKENDS.map((n) => `  - { name: ${n === 'hot' ? k.hotCluster : n === 'edge' ?
     if (!p || !current) return false;
     return [TypeUrl.Cluster, TypeUrl.Listener, TypeUrl.RouteConfiguration, TypeUrl.Runtime].every((t) => {
       const st = p.type(t);
-      return p.state(st) === 'SYNCED' && st.ackedVersion === current.types.get(t)!.version;
+      return p.sync(t).state === 'SYNCED' && st.ackedVersion === current.types.get(t)!.version;
     });
   };
 
@@ -203,7 +205,7 @@ ${BACKENDS.map((n) => `  - { name: ${n === 'hot' ? k.hotCluster : n === 'edge' ?
     const p = proxy('front-1')!;
     const rds = p.type(TypeUrl.RouteConfiguration);
     await apply({ nackRoute: true });
-    await waitFor('NACK recorded', () => p.state(rds) === 'NACKED');
+    await waitFor('NACK recorded', () => p.sync(TypeUrl.RouteConfiguration).state === 'NACKED');
     assert.match(rds.lastNack!.message, /regex|re2|invalid/i);
     const pushes = async (): Promise<number> => {
       const m = await cp.controlPlane.metrics.pushes.get();
@@ -213,7 +215,7 @@ ${BACKENDS.map((n) => `  - { name: ${n === 'hot' ? k.hotCluster : n === 'edge' ?
     for (let i = 0; i < 20; i++) assert.equal((await get('/service/1')).status, 200);
     await sleep(1000);
     assert.equal(await pushes(), before, 'the rejected version was sent again');
-    assert.equal(p.state(rds), 'NACKED');
+    assert.equal(p.sync(TypeUrl.RouteConfiguration).state, 'NACKED');
     await apply({ nackRoute: false });
     await waitFor('SYNCED again', () => synced('front-1'));
   });
@@ -250,6 +252,19 @@ ${BACKENDS.map((n) => `  - { name: ${n === 'hot' ? k.hotCluster : n === 'edge' ?
       }
       const r = await load.stop();
       assert.deepEqual(r.failures, [], `${r.failures.length} of ${r.sent} requests failed`);
+
+      // The edit that once never reached a delta Envoy: point the route at another cluster, so the old
+      // one is no longer used. Status must not say SYNCED before Envoy routes the new way.
+      const answer = async (): Promise<string> => (await httpGet(edgePort, '/x', { host: 'localhost' })).body;
+      await apply({ edgeRouteTo: 'service2' });
+      await waitFor('the edge route follows the edit', async () => {
+        const body = await answer();
+        assert.ok(body.includes('(service2)') || !synced('edge-1'), `status says SYNCED while Envoy still answers ${body.trim()}`);
+        return body.includes('(service2)');
+      }, 10_000);
+      await waitFor('edge-1 SYNCED on the new version', () => synced('edge-1') && proxy('edge-1')!.synced());
+      await apply({ edgeRouteTo: undefined });
+      await waitFor('and back', async () => (await answer()).includes('(edge'), 10_000);
     } finally {
       await edge.stop();
     }

@@ -60,7 +60,7 @@ clusters:
 
   const synced = (): boolean => {
     const p = cp.controlPlane.ads.proxies.list().find((x) => x.node?.id === 'ts-proxy-1');
-    return !!p && [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration, TypeUrl.Runtime].every((t) => p.state(p.type(t)) === 'SYNCED');
+    return !!p && [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration, TypeUrl.Runtime].every((t) => p.sync(t).state === 'SYNCED');
   };
 
   it('serves what the control plane sends: primary answers, the mirror gets a -shadow copy; status SYNCED', async () => {
@@ -94,7 +94,7 @@ clusters:
     await cp.edit(config({ percent: 0, extraListener: takenPort }));
     const p = () => cp.controlPlane.ads.proxies.list().find((x) => x.node?.id === 'ts-proxy-1')!;
     // The new listener warms until its routes arrive (as in Envoy); the set that would bind it is NACKed.
-    const nacked = () => [TypeUrl.Listener, TypeUrl.RouteConfiguration].map((t) => p().type(t)).find((t) => p().state(t) === 'NACKED');
+    const nacked = () => [TypeUrl.Listener, TypeUrl.RouteConfiguration].filter((t) => p().sync(t).state === 'NACKED').map((t) => p().type(t))[0];
     await waitFor('NACKED', () => nacked() !== undefined);
     assert.match(nacked()!.lastNack!.message, /EADDRINUSE|address already in use|bind/i);
     assert.equal((await httpGet(front, '/still', { host: 'example.com' })).status, 200);

@@ -97,7 +97,7 @@ describe('ADS state of the world (scripted client)', () => {
     await quiet();
     assert.equal(s.received.length, 1);
     const rec = cp.controlPlane.ads.proxies.list().find((p) => p.node?.id === 'scripted-1')!;
-    assert.equal(rec.state(rec.type(TypeUrl.Cluster)), 'SYNCED');
+    assert.equal(rec.sync(TypeUrl.Cluster).state, 'SYNCED');
     s.close();
   });
 
@@ -123,7 +123,7 @@ describe('ADS state of the world (scripted client)', () => {
     await quiet();
     assert.equal(s.received.length, 1);
     const rec = cp.controlPlane.ads.proxies.list().find((p) => p.node?.id === 'nacker')!;
-    assert.equal(rec.state(rec.type(TypeUrl.RouteConfiguration)), 'NACKED');
+    assert.equal(rec.sync(TypeUrl.RouteConfiguration).state, 'NACKED');
     assert.equal(rec.type(TypeUrl.RouteConfiguration).lastNack?.message, 'rejected for the test');
     // A route change (a new mirror target) is sent.
     await cp.edit(CONFIG(50, 'm2'));
@@ -220,6 +220,8 @@ describe('ADS delta (scripted client)', () => {
     await waitFor('second delta', () => got.length === 2);
     assert.deepEqual(got[1]!.resources ?? [], []);
     assert.deepEqual(got[1]!.removed_resources, ['m2']);
+    // One response per type on the wire: the next goes out once this one is acknowledged.
+    s.send(deltaRequest({ type_url: TypeUrl.Cluster, response_nonce: got[1]!.nonce }));
     await cp.edit(CONFIG(50));
     await waitFor('third delta', () => got.length === 3);
     assert.deepEqual(got[2]!.resources!.map((r) => r.name), ['m2']);
@@ -255,7 +257,7 @@ describe('ADS delta (scripted client)', () => {
     const eds = got.find((r) => r.typeUrl === TypeUrl.ClusterLoadAssignment)!;
     assert.deepEqual(eds.resources.map((r) => decodeTyped(r.typeUrl, r.value).cluster_name).sort(), ['a', 'm1', 'm2']);
     const rec = () => cp.controlPlane.ads.proxies.list().find((p) => p.node?.id === 'delta-client');
-    await waitFor('CDS and EDS acknowledged', () => [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment].every((t) => rec()?.state(rec()!.type(t)) === 'SYNCED'));
+    await waitFor('CDS and EDS acknowledged', () => [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment].every((t) => rec()?.sync(t).state === 'SYNCED'));
     c.close();
   });
 });

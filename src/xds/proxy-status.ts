@@ -1,5 +1,7 @@
-// What each connected proxy has been sent, has acknowledged and has rejected, per resource type:
-// the data behind /status and `shadowplane status` (like `istioctl proxy-status`).
+// What each connected proxy has been sent, has acknowledged and has rejected, per resource type, and
+// the sync state of each type: the data behind /status, CSDS and `shadowplane status` (like
+// `istioctl proxy-status`). The state comes from the stream itself (xds-stream.ts), derived from what
+// the proxy holds against the current snapshot, so it cannot say SYNCED for content not yet acknowledged.
 import type { NodeInfo } from '../envoy-api/discovery-codec.js';
 import { TYPE_SHORT_NAMES, type ServedTypeUrl } from './snapshot.js';
 
@@ -19,17 +21,36 @@ export interface TypeStatus {
   lastNack: Nack | undefined;
 }
 
-export type SyncState = 'SYNCED' | 'STALE' | 'NACKED' | 'NOT SENT';
+/**
+ * SYNCED: the proxy acknowledged exactly the current content of the type. PENDING: a response is on the
+ * wire, not yet acknowledged. STALE: what is current has not been sent (the reason says what it waits
+ * for). NACKED: the proxy rejected the current content (the reason is its message).
+ */
+export type SyncState = 'SYNCED' | 'PENDING' | 'STALE' | 'NACKED';
+
+export interface TypeSync {
+  readonly state: SyncState;
+  readonly reason?: string;
+}
+
+/** The source of a proxy's per-type sync state: its ADS stream, or the built-in data plane. */
+export interface SyncView {
+  requestedTypes(): ServedTypeUrl[];
+  sync(typeUrl: ServedTypeUrl): TypeSync;
+}
+
+export type ProxyProtocol = 'sotw' | 'delta' | 'builtin';
 
 export class ProxyRecord {
   node: NodeInfo | undefined;
   readonly connectedSince = new Date().toISOString();
   readonly types = new Map<ServedTypeUrl, TypeStatus>();
   warnings: readonly string[] = [];
+  view: SyncView | undefined;
 
   constructor(
     readonly streamId: number,
-    readonly protocol: 'sotw' | 'delta',
+    readonly protocol: ProxyProtocol,
     readonly peer: string,
   ) {}
 
@@ -42,16 +63,22 @@ export class ProxyRecord {
     return t;
   }
 
-  /** One state per type: NACKED when the version it holds was rejected, SYNCED when acknowledged. */
-  state(t: TypeStatus): SyncState {
-    if (t.sentVersion === undefined) return 'NOT SENT';
-    if (t.lastNack && t.lastNack.version === t.sentVersion) return 'NACKED';
-    return t.ackedVersion === t.sentVersion ? 'SYNCED' : 'STALE';
+  sync(typeUrl: ServedTypeUrl): TypeSync {
+    return this.view?.sync(typeUrl) ?? { state: 'STALE', reason: 'the proxy has not asked for anything yet' };
+  }
+
+  /** Every type the proxy asked for is SYNCED (and it asked for something). */
+  synced(): boolean {
+    const types = this.view?.requestedTypes() ?? [];
+    return types.length > 0 && types.every((t) => this.sync(t).state === 'SYNCED');
   }
 
   toJSON(): object {
     const types: Record<string, object> = {};
-    for (const [url, t] of this.types) types[TYPE_SHORT_NAMES[url]] = { state: this.state(t), ...t };
+    for (const url of this.view?.requestedTypes() ?? []) {
+      const t = this.types.get(url);
+      types[TYPE_SHORT_NAMES[url]] = { ...this.sync(url), ...t };
+    }
     return {
       streamId: this.streamId,
       nodeId: this.node?.id ?? '',
@@ -71,7 +98,7 @@ export class ProxyRegistry {
   private readonly records = new Map<number, ProxyRecord>();
   private nextId = 1;
 
-  open(protocol: 'sotw' | 'delta', peer: string): ProxyRecord {
+  open(protocol: ProxyProtocol, peer: string): ProxyRecord {
     const r = new ProxyRecord(this.nextId++, protocol, peer);
     this.records.set(r.streamId, r);
     return r;

@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import { TypeUrl } from '../envoy-api/type-urls.js';
 import type { ProxyRecord } from './proxy-status.js';
 import type { SnapshotCache } from './snapshot-cache.js';
 import type { XdsMetrics } from './xds-metrics.js';
@@ -12,21 +11,6 @@ export interface StreamContext {
   readonly metrics: XdsMetrics;
   readonly logger: Logger;
   send(bytes: Buffer): void;
-}
-
-/** Listeners and routes: under make-before-break they wait for the clusters and endpoints they use. */
-export function isRoutingType(typeUrl: ServedTypeUrl): boolean {
-  return typeUrl === TypeUrl.Listener || typeUrl === TypeUrl.RouteConfiguration;
-}
-
-/**
- * What may be sendable once a proxy acknowledges `typeUrl`: routing waits for clusters and endpoints,
- * and cluster removals wait for routing.
- */
-export function unblockedBy(typeUrl: ServedTypeUrl): ServedTypeUrl[] {
-  if (isRoutingType(typeUrl)) return [TypeUrl.Cluster];
-  if (typeUrl === TypeUrl.Cluster || typeUrl === TypeUrl.ClusterLoadAssignment) return [TypeUrl.Listener, TypeUrl.RouteConfiguration];
-  return [];
 }
 
 export function isServedType(typeUrl: string): typeUrl is ServedTypeUrl {
