@@ -70,6 +70,9 @@ describe('the status page', () => {
       const { page, dialogs, errors } = await openPage(browser!);
       assert.equal(await cell(page, '#config-version'), '1');
       assert.equal(await cell(page, '#config-source'), sb.configFile);
+      // The front proxy here is the built-in data plane, in the table like any proxy.
+      const front = 'tr[data-node="sandbox-front"]';
+      await page.waitForFunction((sel) => document.querySelectorAll(`${sel} td[data-state=SYNCED]`).length === 5, front, { timeout: 15_000 });
       const row = 'tr[data-key="front/backend/service1/service1-mirror"]';
       assert.equal(await cell(page, `${row} td.percent`), '100%');
 

@@ -24,7 +24,7 @@ const USAGE = `usage:
   shadowplane bootstrap --static CONFIG --node-id ID [--admin-port P] [--format yaml|json] [IMPORT OPTIONS]
   shadowplane serve --config CONFIG [--xds 127.0.0.1:18000] [--admin 127.0.0.1:19000] [--admin-token-file F] [--no-watch] [--log-level L]
                     [--data-plane builtin|none] [--node-id ID] [--node-cluster C] [IMPORT OPTIONS]
-  shadowplane status [--admin 127.0.0.1:19000] [--format json]
+  shadowplane status [--admin 127.0.0.1:19000] [--format json] [--wait [--timeout 30s]]
   shadowplane proxy --xds HOST:PORT --node-id ID [--node-cluster C] [--admin 127.0.0.1:9902] [--log-level L]
   shadowplane sandbox [--envoy] [--config CONFIG] [IMPORT OPTIONS]
   shadowplane demo-backend --name NAME --port PORT [--host H]
@@ -61,6 +61,8 @@ const OPTIONS = {
   from: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
+  wait: { type: 'boolean' },
+  timeout: { type: 'string' },
 } as const;
 
 const stdio: Io = {
@@ -129,7 +131,7 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
       case 'demo-backend':
         return await demoBackendCommand({ name: values.name, port: values.port, host: values.host }, io);
       case 'status':
-        return await statusCommand({ admin: values.admin, format: values.format }, io);
+        return await statusCommand({ admin: values.admin, format: values.format, wait: values.wait, timeout: values.timeout }, io);
       default:
         throw new UsageError(`unknown command "${command}"`);
     }

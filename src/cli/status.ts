@@ -1,8 +1,14 @@
-// `shadowplane status`: the proxies a control plane serves, one line each, like `istioctl proxy-status`.
-import type { Io } from './output.js';
+// `shadowplane status`: the proxies a control plane serves, one line each, like `istioctl proxy-status`;
+// with --wait, a rollout check like `kubectl rollout status`: it returns once every connected proxy
+// holds the current config of every type, and fails on a NACK or at the timeout, saying who is behind and why.
+import { DURATION_RE } from '../config/schema.js';
+import { durationToMs } from '../model/build.js';
+import { sleep } from '../sandbox/wait.js';
+import { UsageError, type Io } from './output.js';
 
 interface TypeJson {
   state: string;
+  reason?: string;
   lastNack?: { version: string; message: string; at: string };
 }
 interface ProxyJson {
@@ -11,13 +17,17 @@ interface ProxyJson {
   envoyVersion: string | null;
   protocol: string;
   connectedSince: string;
+  synced: boolean;
   types: Record<string, TypeJson>;
   warnings: string[];
 }
 interface StatusJson {
   configFile: string;
   configVersion: number;
-  lastRejected: { at: string; problems: string[] } | null;
+  configChanging?: boolean;
+  lastAccepted: { at: string; reason: string } | null;
+  lastRejected: { at: string; reason: string; problems: string[] } | null;
+  rejectedSinceAccepted?: boolean;
   proxies: ProxyJson[];
 }
 
@@ -28,36 +38,80 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
+/** Every type not SYNCED, with why: `front-1 RDS PENDING: version … sent; waiting for the proxy's ACK`. */
+function behind(s: StatusJson): string[] {
+  return s.proxies.flatMap((p) =>
+    TYPES.flatMap((t) => {
+      const ts = p.types[t];
+      if (!ts || ts.state === 'SYNCED') return [];
+      return [`${p.nodeId} ${t} ${ts.state}${ts.reason ? `: ${ts.reason}` : ''}`];
+    }),
+  );
+}
+
+const nacked = (s: StatusJson): boolean => s.proxies.some((p) => Object.values(p.types).some((t) => t.state === 'NACKED'));
+const allSynced = (s: StatusJson): boolean => !s.configChanging && s.proxies.every((p) => p.synced);
+
 export function formatStatus(s: StatusJson): string {
   const rows = [['NODE', 'CLUSTER', 'ENVOY', 'XDS', ...TYPES]];
-  const notes: string[] = [];
   for (const p of s.proxies) {
-    rows.push([p.nodeId, p.nodeCluster || '-', p.envoyVersion ?? '-', p.protocol === 'delta' ? 'DELTA' : 'SOTW', ...TYPES.map((t) => p.types[t]?.state ?? '-')]);
-    for (const t of TYPES) {
-      const n = p.types[t]?.lastNack;
-      if (p.types[t]?.state === 'NACKED' && n) notes.push(`${p.nodeId} ${t} NACKED at ${n.at}: ${n.message}`);
-    }
-    for (const w of p.warnings) notes.push(`${p.nodeId} warning: ${w}`);
+    rows.push([p.nodeId, p.nodeCluster || '-', p.envoyVersion ?? '-', p.protocol.toUpperCase(), ...TYPES.map((t) => p.types[t]?.state ?? '-')]);
   }
   let out = `config ${s.configFile}, version ${s.configVersion}, ${s.proxies.length} proxies\n${table(rows)}\n`;
-  if (s.lastRejected) out += `\nlast rejected edit (${s.lastRejected.at}), still serving version ${s.configVersion}:\n${s.lastRejected.problems.map((p) => `  ${p}`).join('\n')}\n`;
+  const rejected = s.lastRejected;
+  if (rejected && s.rejectedSinceAccepted !== false) {
+    out += `\nlast rejected edit (${rejected.at}, ${rejected.reason}), still serving version ${s.configVersion}:\n${rejected.problems.map((p) => `  ${p}`).join('\n')}\n`;
+  }
+  const notes = [...behind(s), ...s.proxies.flatMap((p) => p.warnings.map((w) => `${p.nodeId} warning: ${w}`))];
   if (notes.length > 0) out += `\n${notes.join('\n')}\n`;
   return out;
 }
 
-/** `shadowplane status [--admin URL]` */
-export async function statusCommand(o: { admin?: string; format?: string }, io: Io): Promise<number> {
+export interface StatusOptions {
+  readonly admin?: string;
+  readonly format?: string;
+  readonly wait?: boolean;
+  readonly timeout?: string;
+}
+
+function timeoutMs(text: string | undefined): number {
+  if (text === undefined) return 30_000;
+  if (!DURATION_RE.test(text)) throw new UsageError(`--timeout must be a duration such as 30s, 2m or 500ms, not "${text}"`);
+  return durationToMs(text);
+}
+
+/**
+ * `shadowplane status [--admin URL] [--format json] [--wait [--timeout 30s]]`: exit 0 when every
+ * proxy is SYNCED on every type, 1 when any is not (NACKED, or at the timeout), 2 on a usage error.
+ */
+export async function statusCommand(o: StatusOptions, io: Io): Promise<number> {
+  if (o.timeout !== undefined && !o.wait) throw new UsageError('--timeout goes with --wait');
+  const limit = timeoutMs(o.timeout);
   const base = o.admin ?? 'http://127.0.0.1:19000';
   const url = `${/^https?:\/\//.test(base) ? base : `http://${base}`}/status`;
-  let status: StatusJson;
-  try {
-    const res = await fetch(url);
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    status = (await res.json()) as StatusJson;
-  } catch (e) {
-    io.err(`shadowplane: cannot read ${url}: ${(e as Error).message}\n`);
-    return 1;
+  const read = async (): Promise<StatusJson | string> => {
+    try {
+      const res = await fetch(url);
+      if (!res.ok) return `HTTP ${res.status}`;
+      return (await res.json()) as StatusJson;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+  const show = (s: StatusJson): void => io.out(o.format === 'json' ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s));
+  const deadline = Date.now() + limit;
+  for (;;) {
+    const s = await read();
+    if (typeof s === 'string') {
+      io.err(`shadowplane: cannot read ${url}: ${s}\n`);
+      return 1;
+    }
+    if (!o.wait || allSynced(s) || nacked(s) || Date.now() >= deadline) {
+      show(s);
+      if (allSynced(s)) return 0;
+      if (o.wait) io.err(nacked(s) ? 'shadowplane: a proxy rejected the config (NACKED)\n' : `shadowplane: not every proxy is SYNCED after ${o.timeout ?? '30s'}\n`);
+      return 1;
+    }
+    await sleep(250);
   }
-  io.out(o.format === 'json' ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
-  return 0;
 }

@@ -53,6 +53,9 @@ function hashText(text: string): string {
 export class ConfigFileSource extends EventEmitter<SourceEvents> {
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** Changes seen (watch events); a reload that started after the last one has caught up with them. */
+  private changesSeen = 0;
+  private changesApplied = 0;
   /** The watched file was empty when last read; it gets one more look before being rejected. */
   private emptySeen = false;
   private acceptedHash: string | undefined;
@@ -132,7 +135,13 @@ export class ConfigFileSource extends EventEmitter<SourceEvents> {
     });
   }
 
+  /** A change of the file was seen and is not yet applied or rejected (`status --wait` waits for it). */
+  get changing(): boolean {
+    return this.changesApplied < this.changesSeen;
+  }
+
   private schedule(delayMs: number): void {
+    this.changesSeen++;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.reloadChanged(), delayMs);
   }
@@ -150,7 +159,9 @@ export class ConfigFileSource extends EventEmitter<SourceEvents> {
       return;
     }
     this.emptySeen = false;
+    const seen = this.changesSeen;
     await this.reload('file changed');
+    this.changesApplied = seen;
   }
 
   /** The file is empty, or (a folder) one of its config files is: a writer may be half-way. */

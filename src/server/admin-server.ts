@@ -19,8 +19,8 @@ export interface AdminOptions {
   readonly what?: string;
   readonly registry: Registry;
   readonly logger: Logger;
-  /** GET /readyz: 200 once `ready()`, else 503 with `waiting` as the reason. */
-  readonly readiness: { ready(): boolean; readonly waiting: string };
+  /** GET /readyz: 200 when this says nothing, else 503 with what it says (what the process waits for, or what is wrong). */
+  readonly notReady: () => string | undefined;
   /** The built-in data plane's comparisons, when it runs in this process; otherwise GET /mirror_diffs is 404. */
   readonly comparisons?: () => ComparisonSummary;
   /** The process's own routes (a control plane's status, config dump and PUT /config). */
@@ -40,8 +40,10 @@ export class AdminServer {
   constructor(private readonly o: AdminOptions) {
     this.routes = {
       'GET /healthz': (_req, res) => send(res, 200, 'ok\n', 'text/plain'),
-      'GET /readyz': (_req, res) =>
-        o.readiness.ready() ? send(res, 200, 'ready\n', 'text/plain') : send(res, 503, `${o.readiness.waiting}\n`, 'text/plain'),
+      'GET /readyz': (_req, res) => {
+        const why = o.notReady();
+        return why === undefined ? send(res, 200, 'ready\n', 'text/plain') : send(res, 503, `${why}\n`, 'text/plain');
+      },
       'GET /metrics': async (_req, res) => send(res, 200, await o.registry.metrics(), o.registry.contentType),
       'GET /mirror_diffs': (_req, res) =>
         o.comparisons ? send(res, 200, o.comparisons()) : send(res, 404, { error: 'no built-in data plane runs here (serve --data-plane builtin)' }),

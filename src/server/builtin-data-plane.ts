@@ -1,23 +1,98 @@
 // `serve --data-plane builtin`: the TypeScript data path runs in the control plane's process and is
-// fed the very snapshot an Envoy node would get over ADS, runtime layer included.
+// fed the very snapshot an Envoy node would get over ADS, runtime layer included. It shows in /status
+// like any proxy: each type SYNCED once applied, PENDING while applying, NACKED with the reason when
+// the data plane refused it (a listener it cannot bind, say), which also makes /readyz not ready.
 import type { Logger } from 'pino';
 import type { NodeInfo } from '../envoy-api/discovery-codec.js';
 import { runtimeValuesFromLayers, type DataPlane } from '../proxy/index.js';
+import type { ProxyRecord, ProxyRegistry, SyncView, TypeSync } from '../xds/proxy-status.js';
 import type { SnapshotCache } from '../xds/snapshot-cache.js';
-import { snapshotResources } from '../xds/snapshot.js';
+import { PUSH_ORDER, snapshotResources, type ServedTypeUrl, type Snapshot } from '../xds/snapshot.js';
 
-/** Applies every published version to `plane`; resolves once the current one is applied. */
-export async function feedBuiltinDataPlane(cache: SnapshotCache, plane: DataPlane, node: NodeInfo, logger: Logger): Promise<() => void> {
-  const applyCurrent = async (): Promise<void> => {
-    const s = cache.snapshotFor(node);
-    if (!s) return;
-    const resources = snapshotResources(s);
-    const result = await plane.apply(resources, runtimeValuesFromLayers(resources.runtime ?? []));
-    if (result.ok) logger.info({ configVersion: s.configVersion }, 'built-in data plane applied the config');
-    else logger.error({ configVersion: s.configVersion, error: result.error.message }, 'built-in data plane rejected the config; it keeps the previous one');
-  };
-  const onUpdate = (): void => void applyCurrent();
-  cache.on('update', onUpdate);
-  await applyCurrent();
-  return () => cache.off('update', onUpdate);
+interface Refusal {
+  readonly snapshot: Snapshot;
+  readonly message: string;
+  readonly at: string;
+}
+
+export class BuiltinDataPlaneFeed implements SyncView {
+  private readonly record: ProxyRecord;
+  private applied: Snapshot | undefined;
+  private applying: Snapshot | undefined;
+  private refused: Refusal | undefined;
+  /** Versions are applied one at a time, in order. */
+  private queue: Promise<void> = Promise.resolve();
+  private readonly onUpdate = (): void => void this.applyCurrent();
+
+  constructor(
+    private readonly cache: SnapshotCache,
+    private readonly plane: DataPlane,
+    private readonly node: NodeInfo,
+    private readonly proxies: ProxyRegistry,
+    private readonly logger: Logger,
+  ) {
+    this.record = proxies.open('builtin', 'in-process');
+    this.record.node = node;
+    this.record.view = this;
+  }
+
+  /** Applies the current version, then every one published after it. */
+  async start(): Promise<void> {
+    this.cache.on('update', this.onUpdate);
+    await this.applyCurrent();
+  }
+
+  stop(): void {
+    this.cache.off('update', this.onUpdate);
+    this.proxies.close(this.record);
+  }
+
+  /** Why the data plane is not serving the current config, if it refused it. */
+  problem(): string | undefined {
+    const current = this.cache.snapshotFor(this.node);
+    return this.refused && this.refused.snapshot === current ? `the built-in data plane refused config version ${current.configVersion}: ${this.refused.message}` : undefined;
+  }
+
+  private applyCurrent(): Promise<void> {
+    this.queue = this.queue.then(async () => {
+      const s = this.cache.snapshotFor(this.node);
+      if (!s || s === this.applied) return;
+      this.applying = s;
+      const resources = snapshotResources(s);
+      const result = await this.plane.apply(resources, runtimeValuesFromLayers(resources.runtime ?? []));
+      this.applying = undefined;
+      const at = new Date().toISOString();
+      if (result.ok) {
+        this.applied = s;
+        this.refused = undefined;
+        for (const [typeUrl, ts] of s.types) {
+          const t = this.record.type(typeUrl as ServedTypeUrl);
+          Object.assign(t, { sentVersion: ts.version, sentConfigVersion: s.configVersion, ackedVersion: ts.version, ackedConfigVersion: s.configVersion, ackedAt: at });
+        }
+        this.logger.info({ configVersion: s.configVersion }, 'built-in data plane applied the config');
+      } else {
+        this.refused = { snapshot: s, message: result.error.message, at };
+        for (const [typeUrl, ts] of s.types) {
+          if (this.applied?.types.get(typeUrl)?.version === ts.version) continue;
+          this.record.type(typeUrl as ServedTypeUrl).lastNack = { version: ts.version, message: result.error.message, at };
+        }
+        this.logger.error({ configVersion: s.configVersion, error: result.error.message }, 'built-in data plane rejected the config; it keeps the previous one');
+      }
+    });
+    return this.queue;
+  }
+
+  requestedTypes(): ServedTypeUrl[] {
+    return [...PUSH_ORDER];
+  }
+
+  sync(typeUrl: ServedTypeUrl): TypeSync {
+    const current = this.cache.snapshotFor(this.node);
+    if (!current) return { state: 'STALE', reason: 'no config is served yet' };
+    const version = current.types.get(typeUrl)?.version;
+    if (this.applied?.types.get(typeUrl)?.version === version) return { state: 'SYNCED' };
+    if (this.applying === current) return { state: 'PENDING', reason: `applying config version ${current.configVersion}` };
+    if (this.refused?.snapshot === current) return { state: 'NACKED', reason: this.refused.message };
+    return { state: 'STALE', reason: 'not applied yet' };
+  }
 }

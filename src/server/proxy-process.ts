@@ -55,7 +55,7 @@ export async function startProxy(o: ProxyOptions, logger: Logger): Promise<Runni
     what: 'the proxy admin endpoint',
     registry,
     logger: logger.child({ component: 'admin' }),
-    readiness: { ready: () => applied, waiting: 'waiting for config' },
+    notReady: () => (applied ? undefined : 'waiting for config'),
     comparisons: () => plane.comparisons(),
   });
   const adminPort = await admin.listen(o.admin.host, o.admin.port).catch(async (e: unknown) => {

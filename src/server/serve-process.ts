@@ -8,7 +8,7 @@ import type { LoadOptions } from '../config/load.js';
 import { createDataPlane } from '../proxy/index.js';
 import { DEFAULT_NODE_CLUSTER } from '../translate/bootstrap.js';
 import { AdminServer } from './admin-server.js';
-import { feedBuiltinDataPlane } from './builtin-data-plane.js';
+import { BuiltinDataPlaneFeed } from './builtin-data-plane.js';
 import { controlPlaneRoutes } from './control-plane-admin.js';
 import { ControlPlane } from './control-plane.js';
 import { MirrorStats } from './mirror-stats.js';
@@ -55,11 +55,25 @@ export async function startServer(o: ServerOptions, logger: Logger, dataPlaneLog
   if (!(await controlPlane.start({ xds: xdsTarget, watch: o.watch }))) return undefined;
   // Created before the admin, which serves its comparisons; it binds nothing until fed a config.
   const plane = o.builtinDataPlane ? createDataPlane({ logger: dataPlaneLogger, registry }) : undefined;
+  const feed = plane
+    ? new BuiltinDataPlaneFeed(
+        controlPlane.cache,
+        plane,
+        {
+          id: o.builtinDataPlane?.nodeId ?? BUILTIN_NODE_ID,
+          cluster: o.builtinDataPlane?.nodeCluster ?? DEFAULT_NODE_CLUSTER,
+          envoyVersion: undefined,
+          userAgent: 'shadowplane',
+        },
+        controlPlane.ads.proxies,
+        dataPlaneLogger,
+      )
+    : undefined;
   const mirrorStats = new MirrorStats({ model: () => controlPlane.model, registry: plane ? registry : undefined });
   const admin = new AdminServer({
     registry,
     logger: logger.child({ component: 'admin' }),
-    readiness: { ready: () => controlPlane.cache.ready && controlPlane.ads.port > 0, waiting: 'no config served yet' },
+    notReady: () => (controlPlane.cache.ready && controlPlane.ads.port > 0 ? feed?.problem() : 'no config served yet'),
     routes: { ...controlPlaneRoutes({ controlPlane, token: o.adminToken }), ...statusPageRoutes(mirrorStats) },
     ...(plane ? { comparisons: () => plane.comparisons() } : {}),
   });
@@ -71,15 +85,9 @@ export async function startServer(o: ServerOptions, logger: Logger, dataPlaneLog
   });
   logger.info({ xds: `${o.xds.host}:${controlPlane.ads.port}`, admin: `${o.admin.host}:${adminPort}` }, 'shadowplane serving');
   const closers: Array<() => Promise<void> | void> = [];
-  if (plane) {
-    const node = {
-      id: o.builtinDataPlane?.nodeId ?? BUILTIN_NODE_ID,
-      cluster: o.builtinDataPlane?.nodeCluster ?? DEFAULT_NODE_CLUSTER,
-      envoyVersion: undefined,
-      userAgent: 'shadowplane',
-    };
-    const stop = await feedBuiltinDataPlane(controlPlane.cache, plane, node, dataPlaneLogger);
-    closers.push(stop, () => plane.close());
+  if (feed && plane) {
+    await feed.start();
+    closers.push(() => feed.stop(), () => plane.close());
   }
   return {
     controlPlane,

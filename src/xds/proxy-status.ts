@@ -88,6 +88,7 @@ export class ProxyRecord {
       protocol: this.protocol,
       peer: this.peer,
       connectedSince: this.connectedSince,
+      synced: this.synced(),
       types,
       warnings: this.warnings,
     };
