@@ -16,7 +16,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   config: ['envoy-api', 'json-path', 'safe-regex'],
   model: ['config', 'envoy-api'],
   translate: ['model', 'config', 'envoy-api'],
-  xds: ['translate', 'model', 'envoy-api'],
+  xds: ['translate', 'model', 'envoy-api', 'safe-regex'],
   'xds-client': ['envoy-api'],
   proxy: ['envoy-api', 'json-path', 'safe-regex'],
   server: ['xds', 'xds-client', 'proxy', 'translate', 'model', 'config', 'envoy-api'],

@@ -27,6 +27,7 @@ export const ENVOY_PROTO_FILES = [
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
   'envoy/service/discovery/v3/ads.proto',
   'envoy/service/runtime/v3/rtds.proto',
+  'envoy/service/status/v3/csds.proto',
 ] as const;
 
 /**

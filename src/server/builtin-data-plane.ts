@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { NodeInfo } from '../envoy-api/discovery-codec.js';
 import { runtimeValuesFromLayers, type DataPlane } from '../proxy/index.js';
-import type { ProxyRecord, ProxyRegistry, SyncView, TypeSync } from '../xds/proxy-status.js';
+import type { ProxyRecord, ProxyRegistry, ResourceReport, SyncView, TypeSync } from '../xds/proxy-status.js';
 import type { SnapshotCache } from '../xds/snapshot-cache.js';
 import { PUSH_ORDER, snapshotResources, type ServedTypeUrl, type Snapshot } from '../xds/snapshot.js';
 
@@ -94,5 +94,21 @@ export class BuiltinDataPlaneFeed implements SyncView {
     if (this.applying === current) return { state: 'PENDING', reason: `applying config version ${current.configVersion}` };
     if (this.refused?.snapshot === current) return { state: 'NACKED', reason: this.refused.message };
     return { state: 'STALE', reason: 'not applied yet' };
+  }
+
+  resources(typeUrl: ServedTypeUrl): ResourceReport[] {
+    const current = this.cache.snapshotFor(this.node)?.types.get(typeUrl)?.resources ?? new Map();
+    const applied = this.applied?.types.get(typeUrl)?.resources ?? new Map();
+    const refused = this.refused?.snapshot.types.get(typeUrl)?.resources;
+    const names = [...new Set([...current.keys(), ...applied.keys()])].sort();
+    return names.map((name): ResourceReport => {
+      const now = current.get(name);
+      const held = applied.get(name);
+      if (now && refused?.get(name) === now && held?.version !== now.version) {
+        return { name, version: held?.version ?? now.version, resource: held, status: 'ERROR', client: 'NACKED', error: { message: this.refused!.message, at: this.refused!.at, version: now.version, resource: now } };
+      }
+      if (held) return { name, version: held.version, resource: held, status: held.version === now?.version ? 'SYNCED' : 'STALE', client: 'ACKED' };
+      return { name, version: now!.version, resource: now, status: 'NOT_SENT', client: 'REQUESTED' };
+    });
   }
 }

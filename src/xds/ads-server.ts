@@ -4,6 +4,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest, type DeltaDiscoveryRequest, type DiscoveryRequest } from '../envoy-api/discovery-codec.js';
+import { CSDS_SERVICE, csdsHandlers } from './client-status-service.js';
 import { DeltaStream } from './delta-stream.js';
 import { ProxyRegistry } from './proxy-status.js';
 import type { SnapshotCache } from './snapshot-cache.js';
@@ -51,6 +52,7 @@ export class AdsServer {
   private boundPort = 0;
 
   constructor(private readonly o: AdsServerOptions) {
+    this.server.addService(CSDS_SERVICE, csdsHandlers(this.proxies));
     this.server.addService(ADS_SERVICE, {
       StreamAggregatedResources: (call: Duplex<DiscoveryRequest>) => this.serve(call, 'sotw', (ctx) => new SotwStream(ctx)),
       DeltaAggregatedResources: (call: Duplex<DeltaDiscoveryRequest>) => this.serve(call, 'delta', (ctx) => new DeltaStream(ctx)),

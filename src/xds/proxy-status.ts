@@ -3,6 +3,7 @@
 // `istioctl proxy-status`). The state comes from the stream itself (xds-stream.ts), derived from what
 // the proxy holds against the current snapshot, so it cannot say SYNCED for content not yet acknowledged.
 import type { NodeInfo } from '../envoy-api/discovery-codec.js';
+import type { EncodedResource } from './encoded-resource.js';
 import { TYPE_SHORT_NAMES, type ServedTypeUrl } from './snapshot.js';
 
 export interface Nack {
@@ -33,10 +34,23 @@ export interface TypeSync {
   readonly reason?: string;
 }
 
+/** One resource of one proxy, as CSDS reports it (envoy.service.status.v3 ConfigStatus / ClientResourceStatus). */
+export interface ResourceReport {
+  readonly name: string;
+  /** The version the proxy holds, or the current one when it holds none. */
+  readonly version: string;
+  /** The resource as the proxy holds it (or as it is current), when this server has it. */
+  readonly resource: EncodedResource | undefined;
+  readonly status: 'SYNCED' | 'STALE' | 'NOT_SENT' | 'ERROR';
+  readonly client: 'REQUESTED' | 'DOES_NOT_EXIST' | 'ACKED' | 'NACKED';
+  readonly error?: { readonly message: string; readonly at: string; readonly version: string; readonly resource: EncodedResource | undefined };
+}
+
 /** The source of a proxy's per-type sync state: its ADS stream, or the built-in data plane. */
 export interface SyncView {
   requestedTypes(): ServedTypeUrl[];
   sync(typeUrl: ServedTypeUrl): TypeSync;
+  resources(typeUrl: ServedTypeUrl): ResourceReport[];
 }
 
 export type ProxyProtocol = 'sotw' | 'delta' | 'builtin';

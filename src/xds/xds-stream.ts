@@ -8,7 +8,7 @@ import { resourceReferences } from '../envoy-api/resource-references.js';
 import { TypeUrl } from '../envoy-api/type-urls.js';
 import { gate, type Gate } from './make-before-break.js';
 import type { EncodedResource } from './encoded-resource.js';
-import type { SyncView, TypeSync } from './proxy-status.js';
+import type { ResourceReport, SyncView, TypeSync } from './proxy-status.js';
 import { PUSH_ORDER, type ServedTypeUrl, type Snapshot } from './snapshot.js';
 import { isServedType, recordAck, recordNack, recordSend, shortType, type StreamContext } from './stream-context.js';
 import { TypeState, type InFlight } from './type-state.js';
@@ -142,6 +142,26 @@ export abstract class XdsStream<Req extends { readonly node?: NodeInfo; readonly
     if (behind.length === 0 && extras.length > 0 && g.keep) return { state: 'STALE', reason: g.keep.reason };
     if (unasked.length > 0) return { state: 'STALE', reason: `waiting for the proxy to ask for ${unasked.slice(0, 3).join(', ')}${unasked.length > 3 ? '…' : ''}` };
     return { state: 'STALE', reason: 'not sent yet' };
+  }
+
+  /** Every resource of the type the proxy asked for, holds, or should hold, and where it stands. */
+  resources(typeUrl: ServedTypeUrl): ResourceReport[] {
+    const st = this.types.get(typeUrl);
+    const snapshot = this.snapshot();
+    if (!st || !snapshot) return [];
+    const want = st.wanted(snapshot);
+    const names = new Set([...want.keys(), ...st.held.keys(), ...st.subscription.names]);
+    return [...names].sort().map((name): ResourceReport => {
+      const current = want.get(name);
+      const held = st.held.get(name);
+      if (current && st.refused(name, current.version)) {
+        const r = st.rejected!;
+        return { name, version: held?.version ?? current.version, resource: held?.resource, status: 'ERROR', client: 'NACKED', error: { message: r.message, at: r.at, version: current.version, resource: current } };
+      }
+      if (held) return { name, version: held.version, resource: held.resource ?? current, status: held.version === current?.version ? 'SYNCED' : 'STALE', client: 'ACKED' };
+      if (current) return { name, version: current.version, resource: current, status: 'NOT_SENT', client: 'REQUESTED' };
+      return { name, version: '', resource: undefined, status: 'NOT_SENT', client: 'DOES_NOT_EXIST' };
+    });
   }
 
   /** Names the current listeners or clusters the proxy is served reference, that it has not asked for yet. */
