@@ -90,7 +90,7 @@ describe('the status page', () => {
       }
       assert.ok(await chartMoved(), 'the chart shows copies per second above zero');
       assert.ok((await page.locator('#chart canvas').count()) > 0, 'uPlot drew the chart');
-      assert.ok(Number(await cell(page, `${row} td.sent`)) > 20, 'the counters kept moving');
+      await page.waitForFunction((sel) => Number(document.querySelector(`${sel} td.sent`)?.textContent) > 20, row, { timeout: 5000 });
 
       // An invalid edit: shown with its problem, and the version stays.
       const good = await readFile(sb.configFile, 'utf8');

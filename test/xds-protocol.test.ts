@@ -184,6 +184,12 @@ describe('ADS state of the world (scripted client)', () => {
   });
 
   it('rejects an edit that does not validate and keeps serving the last good version', async () => {
+    // The previous test's last edit may still be on its way through the watcher: let it land first.
+    await waitFor('the config settled', async () => {
+      const v = cp.controlPlane.cache.configVersion;
+      await sleep(300);
+      return !cp.controlPlane.source.changing && cp.controlPlane.cache.configVersion === v;
+    });
     const before = cp.controlPlane.cache.configVersion;
     await cp.edit(CONFIG(50).replace('cluster: a', 'cluster: ghost'));
     await waitFor('rejection recorded', () => cp.controlPlane.lastRejected !== undefined);
