@@ -43,12 +43,8 @@ export interface ImportTargetsOptions {
 /** Every resource type acknowledged at the version being served. */
 function envoySynced(cp: TestControlPlane, nodeId: string): boolean {
   const p = cp.controlPlane.ads.proxies.list().find((x) => x.node?.id === nodeId);
-  const current = cp.controlPlane.cache.snapshotFor(p?.node);
-  if (!p || !current) return false;
-  return [TypeUrl.Cluster, TypeUrl.Listener, TypeUrl.RouteConfiguration].every((t) => {
-    const st = p.type(t);
-    return p.state(st) === 'SYNCED' && st.ackedVersion === current.types.get(t)!.version;
-  });
+  if (!p) return false;
+  return [TypeUrl.Cluster, TypeUrl.Listener, TypeUrl.RouteConfiguration].every((t) => p.sync(t).state === 'SYNCED');
 }
 
 async function allocate(names: readonly string[]): Promise<Ports> {
