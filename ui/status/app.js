@@ -99,7 +99,7 @@ function renderProxies(status) {
       el('td', {}, p.nodeId),
       el('td', {}, p.nodeCluster || '–'),
       el('td', {}, p.envoyVersion || '–'),
-      el('td', {}, p.protocol === 'delta' ? 'DELTA' : p.protocol === 'sotw' ? 'SOTW' : p.protocol || '–'),
+      el('td', {}, (p.protocol || '–').toUpperCase()),
       ...cells,
       el('td', { class: 'muted' }, ago(lastAck)),
     );
