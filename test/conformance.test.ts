@@ -67,6 +67,7 @@ listeners:
             cluster: svc-b
             prefix_rewrite: /hit/qre
           - { name: hdr-prefix, match: { prefix: /m/hpfx, headers: [{ name: x-env, prefix: can }] }, cluster: svc-b, prefix_rewrite: /hit/hdr-prefix }
+          - { name: by-name, match: { prefix: /m/by-name }, cluster: by-name, mirrors: [{ cluster: by-name }] }
           - { name: m-fallback, match: { prefix: /m/ }, cluster: svc-a }
           - { name: mirror-static, match: { prefix: /mirror/static }, cluster: svc-a, mirrors: ${m('mirror-a')} }
           - { name: mirror-nosuffix, match: { prefix: /mirror/nosuffix }, cluster: svc-a, mirrors: ${m('mirror-a', ', shadow_host_suffix: false')} }
@@ -119,6 +120,7 @@ ${BACKENDS.map((n) => `  - { name: ${n}, endpoints: ["127.0.0.1:${ports[n]}"] }`
   - { name: dead, endpoints: ["127.0.0.1:${ports.dead}"], connect_timeout: 0.5s }
   - { name: guarded, endpoints: ["127.0.0.1:${ports.paced}"], circuit_breakers: { max_connections: 1, max_pending_requests: 1, max_requests: 1 } }
   - { name: capped, endpoints: ["127.0.0.1:${ports.slow}"], max_stream_duration: 0.3s }
+  - { name: by-name, type: strict_dns, dns_lookup_family: v4_only, endpoints: ["localhost:${ports['svc-b']}"] }
 `;
 }
 
@@ -654,6 +656,16 @@ const SCENARIOS: Array<Scenario<unknown>> = [
         primary: [['x-add', 'original'], ['x-keep', 'kept'], ['x-set', 'set'], ['x-add', 'added']],
         copy: [['x-add', 'original'], ['x-keep', 'kept'], ['x-set', 'set'], ['x-add', 'added']],
       }),
+  }),
+  scenario({
+    name: 'a strict_dns cluster pinned to IPv4 (dns_lookup_family V4_ONLY, as Istio sets it) reaches localhost on 127.0.0.1, primary and copy',
+    run: async (t) => {
+      const before = backends['svc-b'].received.length;
+      const s = await hit(t, { path: '/m/by-name' });
+      await backends['svc-b'].waitFor(before + 2);
+      return { status: s.status, backend: s.backend, received: backends['svc-b'].received.length - before };
+    },
+    check: (o) => assert.deepEqual(o, { status: 200, backend: 'svc-b', received: 2 }),
   }),
   scenario({
     name: 'upstream resets before the response headers → 503 with the reset reason',

@@ -158,29 +158,13 @@ describe('Gateway API documents through real Envoy and the built-in data plane',
     await b?.close();
   });
 
-  /** Runs `run` on each target, checks each result, and (unless statistical) wants them equal. */
-  const onEach = async <T>(t: { name: string }, run: (x: ImportTarget) => Promise<T>, check: (o: T) => void, statistical = false): Promise<void> => {
-    const seen = new Map<string, T>();
-    for (const x of targets.targets) {
-      const o = await run(x);
-      seen.set(x.name, o);
-      try {
-        check(o);
-      } catch (e) {
-        if (e instanceof Error) e.message = `[${x.name}] ${e.message}`;
-        throw e;
-      }
-    }
-    if (!statistical && seen.size === 2) assert.deepEqual(seen.get('engine'), seen.get('envoy'), t.name);
-  };
   const hit = (x: ImportTarget, p: string, host: string, o: { method?: string; headers?: Record<string, string>; copies?: number } = {}): Promise<Hit> =>
     b.hit(x.ports.gateway!, p, { host, ...o });
   const ruleOf = (h: Hit): string => (h.primary ? `${h.backend} ${String(h.primary.headers['x-rule'] ?? '')}`.trim() : String(h.status));
 
   it("seed 002, exactly as printed: backends.example goes to backend, and every request is mirrored to backend-2 with Host backends.example-shadow", async (t) => {
     if (!requireEnvoy(t)) return;
-    await onEach(
-      t,
+    await targets.onEach(
       async (x) => {
         const h = await hit(x, '/get', 'backends.example', { copies: 1 });
         const withPort = await hit(x, '/get', `backends.example:${x.ports.gateway}`, { copies: 1 });
@@ -207,8 +191,7 @@ describe('Gateway API documents through real Envoy and the built-in data plane',
   it("seed 002's second HTTPRoute (a hot edit of the route file): split between backend and backend-3 (weight 1 each), all mirrored to backend-2", async (t) => {
     if (!requireEnvoy(t)) return;
     await targets.edit('httproute.yaml', () => fixture('httproute-split.yaml'));
-    await onEach(
-      t,
+    await targets.onEach(
       async (x) => {
         await waitFor('backend-3 in the split', async () => (await hit(x, '/split', 'backends.example')).backend === 'backend-3');
         const n = 1000;
@@ -229,8 +212,7 @@ describe('Gateway API documents through real Envoy and the built-in data plane',
   it("seed 002's third HTTPRoute: two RequestMirror filters in one rule (Gateway API v1.3 allows it), both get every request", async (t) => {
     if (!requireEnvoy(t)) return;
     await targets.edit('httproute.yaml', () => fixture('httproute-two-mirrors.yaml'));
-    await onEach(
-      t,
+    await targets.onEach(
       async (x) => {
         await waitFor('two mirrors', async () => Object.keys((await hit(x, '/two', 'backends.example', { copies: 2 })).copies).length === 2);
         const h = await hit(x, '/two', 'backends.example', { copies: 2 });
@@ -242,8 +224,7 @@ describe('Gateway API documents through real Envoy and the built-in data plane',
 
   it('matches: Exact, PathPrefix on whole path elements (trailing "/" ignored), RegularExpression, header (name case-insensitive, value exact), query, method', async (t) => {
     if (!requireEnvoy(t)) return;
-    await onEach(
-      t,
+    await targets.onEach(
       async (x) => {
         const out: Record<string, string> = {};
         const cases: Array<[string, string, { method?: string; headers?: Record<string, string> }?]> = [
@@ -289,8 +270,7 @@ describe('Gateway API documents through real Envoy and the built-in data plane',
 
   it('precedence across rules and routes: Exact, RegularExpression, longest prefix, method, most headers, most query params, oldest route, then namespace/name', async (t) => {
     if (!requireEnvoy(t)) return;
-    await onEach(
-      t,
+    await targets.onEach(
       async (x) => {
         const get = async (p: string, o?: { method?: string; headers?: Record<string, string> }, host = 'prec.example') => ruleOf(await hit(x, p, host, o));
         return {
@@ -328,8 +308,7 @@ describe('Gateway API documents through real Envoy and the built-in data plane',
 
   it('a listener with a hostname (sectionName): a route without hostnames serves that hostname only', async (t) => {
     if (!requireEnvoy(t)) return;
-    await onEach(
-      t,
+    await targets.onEach(
       async (x) => ({ tenant: ruleOf(await hit(x, '/x', 'a.tenant.example')), deeper: ruleOf(await hit(x, '/x', 'a.b.tenant.example')), other: (await hit(x, '/x', 'tenant.example')).status }),
       (o) => assert.deepEqual(o, { tenant: 'svc-b tenant', deeper: 'svc-b tenant', other: 404 }),
     );
@@ -337,8 +316,7 @@ describe('Gateway API documents through real Envoy and the built-in data plane',
 
   it('RequestMirror percent 50 over 2000 requests, fraction 1/4, and two mirrors (100% and 50/100) sharing one random draw', async (t) => {
     if (!requireEnvoy(t)) return;
-    await onEach(
-      t,
+    await targets.onEach(
       async (x) => {
         const count = async (p: string, n: number): Promise<{ a: number; b: number }> => {
           const [a0, b0] = [b.count('mirror-a'), b.count('mirror-b')];
@@ -362,8 +340,7 @@ describe('Gateway API documents through real Envoy and the built-in data plane',
 
   it('RequestHeaderModifier and URLRewrite apply to the primary, and the mirror copies the rewritten request', async (t) => {
     if (!requireEnvoy(t)) return;
-    await onEach(
-      t,
+    await targets.onEach(
       async (x) => {
         const mod = await hit(x, '/mod', 'filters.example', { headers: { 'x-set': 'old', 'x-add': 'first', 'x-gone': 'secret' }, copies: 1 });
         const pick = (r: Hit['primary']) => r?.rawHeaders.filter(([k]) => ['x-set', 'x-add', 'x-gone'].includes(k));

@@ -157,6 +157,8 @@ const clusterSchema = z.strictObject({
   connect_timeout: duration.optional(),
   max_stream_duration: duration.optional(),
   http2: z.boolean().optional(),
+  // Envoy's Cluster.dns_lookup_family, for DNS clusters: which address families a name resolves to.
+  dns_lookup_family: z.enum(['auto', 'v4_only', 'v6_only', 'v4_preferred', 'all']).optional(),
   tls: z.union([z.boolean(), z.strictObject({ sni: z.string().min(1).optional() })], { error: 'must be true, false or { sni: NAME }' }).optional(),
   circuit_breakers: z
     .strictObject({

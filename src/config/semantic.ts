@@ -205,6 +205,9 @@ function checkCluster(c: ClusterConfig, path: FieldPath, out: ProblemList): void
   if (c.type === 'static' && hosts.some((h) => !isIpLiteral(h))) {
     out.add(error(ProblemCode.CLUSTER_TYPE, [...path, 'type'], 'static endpoints must be IP addresses; use strict_dns or logical_dns for names'));
   }
+  if (c.dns_lookup_family !== undefined && hosts.every((h) => isIpLiteral(h)) && c.type !== 'strict_dns' && c.type !== 'logical_dns') {
+    out.add(error(ProblemCode.CLUSTER_TYPE, [...path, 'dns_lookup_family'], 'dns_lookup_family applies to DNS clusters (strict_dns, logical_dns, or names as endpoints)'));
+  }
   if (c.type === 'logical_dns' && c.endpoints.length !== 1) {
     out.add(error(ProblemCode.CLUSTER_TYPE, [...path, 'endpoints'], 'logical_dns takes exactly one endpoint'));
   }

@@ -143,6 +143,7 @@ function buildCluster(c: ClusterConfig): Cluster {
     connectTimeoutMs: c.connect_timeout !== undefined ? durationToMs(c.connect_timeout) : DEFAULT_CONNECT_TIMEOUT_MS,
     maxStreamDurationMs: c.max_stream_duration !== undefined ? durationToMs(c.max_stream_duration) : undefined,
     http2: c.http2 ?? false,
+    dnsLookupFamily: c.dns_lookup_family,
     tls,
     circuitBreakers: cb && {
       maxConnections: cb.max_connections,

@@ -130,6 +130,8 @@ export interface Listener {
 
 export type Discovery = 'eds' | 'strict_dns' | 'logical_dns';
 
+export type DnsLookupFamily = 'auto' | 'v4_only' | 'v6_only' | 'v4_preferred' | 'all';
+
 export interface Endpoint {
   readonly host: string;
   readonly port: number;
@@ -150,6 +152,8 @@ export interface Cluster {
   readonly connectTimeoutMs: number;
   readonly maxStreamDurationMs: number | undefined;
   readonly http2: boolean;
+  /** DNS clusters: which address families a name resolves to; undefined: Envoy's default. */
+  readonly dnsLookupFamily: DnsLookupFamily | undefined;
   /** null: plaintext. */
   readonly tls: { readonly sni: string | undefined } | null;
   readonly circuitBreakers: CircuitBreakers | undefined;

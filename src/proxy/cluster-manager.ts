@@ -73,7 +73,7 @@ function connectionsPerEndpoint(c: ClusterSpec): number {
 function poolKey(c: ClusterSpec, e: EndpointSpec): string {
   const perEndpoint = connectionsPerEndpoint(c);
   const tls = c.tls ? `tls:${c.tls.sni ?? ''}` : 'plain';
-  return [e.host, e.port, tls, c.http2 ? 'h2' : 'h1', c.connectTimeoutMs, perEndpoint].join('|');
+  return [e.host, e.port, tls, c.http2 ? 'h2' : 'h1', c.connectTimeoutMs, perEndpoint, c.dnsFamily ?? 'any'].join('|');
 }
 
 /**
@@ -83,7 +83,13 @@ function poolKey(c: ClusterSpec, e: EndpointSpec): string {
  * and HTTP/2 without TLS by prior knowledge (h2c), which undici's Pool does not pass to its connector.
  */
 function connector(c: ClusterSpec): buildConnector.connector {
-  const base = buildConnector({ timeout: c.connectTimeoutMs, allowH2: c.http2, ...(c.tls ? { rejectUnauthorized: false } : {}) });
+  const base = buildConnector({
+    timeout: c.connectTimeoutMs,
+    allowH2: c.http2,
+    ...(c.tls ? { rejectUnauthorized: false } : {}),
+    // net.connect's `family`: a DNS cluster pinned to IPv4 or IPv6 (Envoy's V4_ONLY / V6_ONLY).
+    ...(c.dnsFamily !== undefined ? { family: c.dnsFamily } : {}),
+  });
   return (options, callback) => {
     // SNI is the cluster's, or none, whatever the request's Host (undici would derive it from Host).
     const { servername: _fromRequest, ...rest } = options;

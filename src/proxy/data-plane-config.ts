@@ -106,6 +106,8 @@ export interface ClusterSpec {
   readonly connectTimeoutMs: number;
   readonly maxStreamDurationMs: number | undefined;
   readonly http2: boolean;
+  /** A DNS cluster's address family (V4_ONLY: 4, V6_ONLY: 6); undefined: whatever the resolver gives first. */
+  readonly dnsFamily: 4 | 6 | undefined;
   /** null: plaintext. */
   readonly tls: { readonly sni: string | undefined } | null;
   readonly limits: ClusterLimits;

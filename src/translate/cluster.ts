@@ -40,6 +40,7 @@ export function buildCluster(c: Cluster): TypedJson {
   const cb = circuitBreakers(c);
   if (cb) out.circuit_breakers = cb;
   if (c.discovery !== 'eds') out.load_assignment = loadAssignment(c);
+  if (c.dnsLookupFamily !== undefined) out.dns_lookup_family = c.dnsLookupFamily.toUpperCase();
   if (c.tls) {
     const tls: JsonObject = { '@type': TypeUrl.UpstreamTlsContext };
     if (c.tls.sni !== undefined) tls.sni = c.tls.sni;

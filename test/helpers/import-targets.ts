@@ -2,6 +2,7 @@
 // APISIX documents to a real Envoy over ADS, and another serving the same documents to its built-in
 // data plane. Each target has its own listener ports (both bind loopback), so the documents are
 // written per target from a function of the ports.
+import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,6 +26,11 @@ export interface ImportTarget {
 
 export interface ImportTargets {
   readonly targets: readonly ImportTarget[];
+  /**
+   * Runs `run` on each target and checks each result; unless `statistical`, the engine's result must
+   * equal Envoy's too (as in test/conformance.test.ts).
+   */
+  onEach<T>(run: (x: ImportTarget) => Promise<T>, check: (o: T) => void, statistical?: boolean): Promise<void>;
   /** Rewrites one file of every target's folder (each with its own ports). */
   edit(name: string, text: (ports: Ports) => string): Promise<void>;
   close(): Promise<void>;
@@ -88,6 +94,20 @@ export async function startImportTargets(o: ImportTargetsOptions): Promise<Impor
   }
   return {
     targets,
+    async onEach(run, check, statistical = false) {
+      const seen = new Map<string, unknown>();
+      for (const x of targets) {
+        const o = await run(x);
+        seen.set(x.name, o);
+        try {
+          check(o);
+        } catch (e) {
+          if (e instanceof Error) e.message = `[${x.name}] ${e.message}`;
+          throw e;
+        }
+      }
+      if (!statistical && seen.size === 2) assert.deepEqual(seen.get('engine'), seen.get('envoy'));
+    },
     async edit(name, text) {
       for (const t of targets) {
         const before = t.cp.controlPlane.cache.configVersion;

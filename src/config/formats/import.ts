@@ -10,6 +10,7 @@ import { detectLayout, type SourceFormat } from './detect.js';
 import { ImportProblems } from './fields.js';
 import { ENVOY_GATEWAY_GROUP, GATEWAY_API, GATEWAY_API_GROUP, GatewayApiImport } from './gateway-api.js';
 import { ImportedConfig } from './imported-config.js';
+import { ISTIO, ISTIO_GROUP, IstioImport } from './istio.js';
 import { KUBERNETES, readKubeObject, ServiceRegistry, type KubeObject } from './kubernetes.js';
 import { documentValue, problemAt, sourceObjects, type SourceDocument, type SourceObject, type SourceRef } from './source.js';
 
@@ -45,7 +46,7 @@ const IGNORED_KINDS: Record<string, string> = {
 /** The format a Kubernetes API group belongs to; undefined for the core objects every format reads. */
 function formatOfGroup(group: string): SourceFormat | 'other' | undefined {
   if (group === GATEWAY_API_GROUP || group === ENVOY_GATEWAY_GROUP) return 'gateway-api';
-  if (group === 'networking.istio.io') return 'istio';
+  if (group === ISTIO_GROUP) return 'istio';
   if (group === '' || group === 'discovery.k8s.io' || group === 'apps') return undefined;
   return 'other';
 }
@@ -60,12 +61,14 @@ class Importer {
   readonly services = new ServiceRegistry();
   private readonly ctx: ImportContext;
   private readonly gateway: GatewayApiImport;
+  private readonly istio: IstioImport;
   /** Where the config as a whole is said to come from (problems with no better place). */
   first: SourceRef | undefined;
 
   constructor(private readonly o: ImportOptions) {
     this.ctx = { problems: this.problems, out: this.out, services: this.services, listen: o.listen ?? DEFAULT_LISTEN_ADDRESS };
     this.gateway = new GatewayApiImport(this.ctx);
+    this.istio = new IstioImport(this.ctx);
   }
 
   private wrongFormat(at: SourceRef, what: string, format: SourceFormat): boolean {
@@ -100,14 +103,14 @@ class Importer {
     const probe = object.value as { apiVersion: string; kind: string };
     const group = probe.apiVersion.includes('/') ? probe.apiVersion.slice(0, probe.apiVersion.lastIndexOf('/')) : '';
     const format = formatOfGroup(group);
-    const o = readKubeObject(object, this.problems, format === 'gateway-api' ? GATEWAY_API : KUBERNETES);
+    const o = readKubeObject(object, this.problems, format === 'gateway-api' ? GATEWAY_API : format === 'istio' ? ISTIO : KUBERNETES);
     if (!o) return;
     if (format !== undefined && format !== 'other' && this.wrongFormat(o.fields.at, `this ${o.kind}`, format)) return;
     if (this.o.from === 'apisix' || this.o.from === 'shadowplane') {
       this.problems.add(o.fields.at, ProblemCode.IMPORT_UNKNOWN_KIND, `${o.kind} is a Kubernetes object, not ${this.o.from} (--from ${this.o.from})`);
       return;
     }
-    if (this.readCore(o) || this.gateway.read(o)) return;
+    if (this.readCore(o) || this.gateway.read(o) || this.istio.read(o)) return;
     this.problems.add(
       o.fields.at,
       ProblemCode.IMPORT_UNKNOWN_KIND,
@@ -142,6 +145,7 @@ class Importer {
 
   finish(): ImportResult {
     this.gateway.build();
+    this.istio.build();
     if (this.problems.errorCount > 0) return { ok: false, problems: sortProblems(this.problems.items) };
     const config = this.out.toConfig();
     if (config.listeners.length === 0) {

@@ -176,6 +176,11 @@ export class ServiceRegistry {
     this.podLabels.set(`${o.namespace}/${o.name}`, o.labels);
   }
 
+  /** Every Service read, in the order read. */
+  all(): KubeService[] {
+    return [...this.services.values()];
+  }
+
   service(namespace: string, name: string): KubeService | undefined {
     return this.services.get(`${namespace}/${name}`);
   }

@@ -111,8 +111,9 @@ export function documentValue(d: SourceDocument): { value: unknown } | { problem
   }
 }
 
-/** The document's top-level objects: itself, or the items of a `kind: List`. */
+/** The document's top-level objects: itself, or the items of a `kind: List`; none for an empty document (a trailing `---`). */
 export function sourceObjects(d: SourceDocument, value: unknown): SourceObject[] {
+  if (value === null || value === undefined) return [];
   const root: SourceRef = { source: d, path: [], resource: undefined, shown: [] };
   const v = value as { apiVersion?: unknown; kind?: unknown; items?: unknown } | null;
   if (v && typeof v === 'object' && v.kind === 'List' && v.apiVersion === 'v1' && Array.isArray(v.items)) {

@@ -132,7 +132,10 @@ export function parseCluster(c: JsonFields): ParsedCluster | undefined {
   if (type !== 'EDS' && !la) c.problem(`a ${type} cluster needs load_assignment`, 'load_assignment');
   if (type === 'EDS' && la) c.problem('an EDS cluster takes its endpoints from a ClusterLoadAssignment, not load_assignment', 'load_assignment');
   const po = protocolOptions(c);
-  const result = { limits: limits(c), tls: tls(c) };
+  const family = c.enumeration('dns_lookup_family', ['AUTO', 'V4_ONLY', 'V6_ONLY', 'V4_PREFERRED', 'ALL']);
+  // Connections here resolve a name per connect; only the families that pin one are honoured as such.
+  const dnsFamily: 4 | 6 | undefined = family === 'V4_ONLY' ? 4 : family === 'V6_ONLY' ? 6 : undefined;
+  const result = { limits: limits(c), tls: tls(c), dnsFamily };
   c.finish();
   if (name === undefined) return undefined;
   return { name, type, edsServiceName, connectTimeoutMs, ...po, ...result, inlineEndpoints };

@@ -37,8 +37,8 @@ function uniqueBy<T>(items: readonly T[], key: (t: T) => string, kind: string, w
 function withEndpoints(c: ParsedCluster, assignments: ReadonlyMap<string, EndpointSpec[]>): ClusterSpec {
   // An EDS cluster whose assignment has not arrived has no endpoints yet: requests get 503.
   const endpoints = c.type === 'EDS' ? (assignments.get(c.edsServiceName) ?? []) : c.inlineEndpoints;
-  const { name, connectTimeoutMs, maxStreamDurationMs, http2, tls, limits } = c;
-  return { name, connectTimeoutMs, maxStreamDurationMs, http2, tls, limits, endpoints };
+  const { name, connectTimeoutMs, maxStreamDurationMs, http2, dnsFamily, tls, limits } = c;
+  return { name, connectTimeoutMs, maxStreamDurationMs, http2, dnsFamily, tls, limits, endpoints };
 }
 
 /** Reads listeners, routes, clusters and endpoints; runtime layers are the caller's (DataPlane.apply takes their values). */
