@@ -32,7 +32,7 @@ export class BuiltinDataPlaneFeed implements SyncView {
     private readonly logger: Logger,
   ) {
     this.record = proxies.open('builtin', 'in-process');
-    this.record.node = node;
+    this.record.bindNode(node);
     this.record.view = this;
   }
 

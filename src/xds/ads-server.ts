@@ -3,13 +3,14 @@
 // than through proto-loader (which would re-encode every resource for every stream).
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest, type DeltaDiscoveryRequest, type DiscoveryRequest } from '../envoy-api/discovery-codec.js';
-import { CSDS_SERVICE, csdsHandlers } from './client-status-service.js';
+import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest, type DeltaDiscoveryRequest, type DiscoveryRequest, type NodeInfo } from '../envoy-api/discovery-codec.js';
+import { CSDS_SERVICE, csdsHandlers, type CsdsScope } from './client-status-service.js';
 import { DeltaStream } from './delta-stream.js';
-import { ProxyRegistry } from './proxy-status.js';
+import { ProxyRegistry, type ProxyRecord } from './proxy-status.js';
 import type { SnapshotCache } from './snapshot-cache.js';
 import { SotwStream } from './sotw-stream.js';
 import type { StreamContext } from './stream-context.js';
+import { checkFirstNode, claimableBy, nodeChanged, type NodeIdentityCheck, type Refusal } from './stream-identity.js';
 import type { XdsMetrics } from './xds-metrics.js';
 
 const SERVICE = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
@@ -37,6 +38,10 @@ export interface AdsServerOptions {
   readonly cache: SnapshotCache;
   readonly metrics: XdsMetrics;
   readonly logger: Logger;
+  /** Plaintext when absent. */
+  readonly credentials?: grpc.ServerCredentials;
+  /** With mutual TLS: each stream's node must be an identity of the client certificate. */
+  readonly nodeIdentity?: NodeIdentityCheck;
 }
 
 type Duplex<Req> = grpc.ServerDuplexStream<Req, Buffer>;
@@ -52,7 +57,12 @@ export class AdsServer {
   private boundPort = 0;
 
   constructor(private readonly o: AdsServerOptions) {
-    this.server.addService(CSDS_SERVICE, csdsHandlers(this.proxies));
+    const identity = o.nodeIdentity;
+    const scope: CsdsScope | undefined = identity && ((call) => {
+      const claimable = claimableBy(identity, call.getAuthContext().sslPeerCertificate?.raw);
+      return (p: ProxyRecord) => claimable(p.node);
+    });
+    this.server.addService(CSDS_SERVICE, csdsHandlers(this.proxies, scope));
     this.server.addService(ADS_SERVICE, {
       StreamAggregatedResources: (call: Duplex<DiscoveryRequest>) => this.serve(call, 'sotw', (ctx) => new SotwStream(ctx)),
       DeltaAggregatedResources: (call: Duplex<DeltaDiscoveryRequest>) => this.serve(call, 'delta', (ctx) => new DeltaStream(ctx)),
@@ -66,7 +76,11 @@ export class AdsServer {
     return this.boundPort;
   }
 
-  private serve<Req>(call: Duplex<Req>, protocol: 'sotw' | 'delta', make: (ctx: StreamContext) => { onRequest(r: Req): void; onSnapshot(): void }): void {
+  private serve<Req extends { readonly node: NodeInfo | undefined }>(
+    call: Duplex<Req>,
+    protocol: 'sotw' | 'delta',
+    make: (ctx: StreamContext) => { onRequest(r: Req): void; onSnapshot(): void },
+  ): void {
     const record = this.proxies.open(protocol, call.getPeer());
     const logger = this.o.logger.child({ stream: record.streamId, protocol });
     const ctx: StreamContext = {
@@ -79,8 +93,12 @@ export class AdsServer {
       },
     };
     const machine = make(ctx);
+    // 'new' until the first request binds the stream to its node; nothing is sent before that.
+    let state: 'new' | 'bound' | 'refused' = 'new';
     const handle = {
-      onSnapshot: () => machine.onSnapshot(),
+      onSnapshot: () => {
+        if (state === 'bound') machine.onSnapshot();
+      },
       end: () => {
         if (!call.writableEnded) call.end();
       },
@@ -97,16 +115,31 @@ export class AdsServer {
       this.o.metrics.activeStreams.dec({ protocol });
       logger.info({ node: record.node?.id, why }, 'ADS stream closed');
     };
+    const refuse = (node: NodeInfo | undefined, r: Refusal): void => {
+      state = 'refused';
+      this.o.metrics.identityRejections.inc({ protocol, reason: r.reason });
+      logger.warn({ claimedNode: node?.id, claimedCluster: node?.cluster, certificateIdentities: r.identities, reason: r.reason, peer: call.getPeer() }, `xDS stream refused: ${r.message}`);
+      call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: r.message });
+    };
     call.on('data', (req: Req) => {
-      const first = !record.node;
+      if (state === 'refused') return;
+      if (state === 'new') {
+        const refusal = this.o.nodeIdentity && checkFirstNode(this.o.nodeIdentity, req.node, call.getAuthContext().sslPeerCertificate?.raw);
+        if (refusal) return refuse(req.node, refusal);
+        record.bindNode(req.node);
+        state = 'bound';
+        if (req.node) logger.info({ node: req.node.id, cluster: req.node.cluster, envoy: req.node.envoyVersion }, 'proxy connected');
+      } else if (nodeChanged(record.node, req.node)) {
+        const message = `the stream belongs to node "${record.node?.id ?? ''}"; a later request names node "${req.node!.id}"`;
+        if (this.o.nodeIdentity) return refuse(req.node, { reason: 'node_changed', message, identities: [] });
+        logger.warn({ node: record.node?.id, claimedNode: req.node!.id }, `${message}; it is ignored`);
+      }
       try {
         machine.onRequest(req);
       } catch (e) {
         logger.error({ err: e }, 'failed to handle a discovery request');
         call.destroy(e as Error);
-        return;
       }
-      if (first && record.node) logger.info({ node: record.node.id, cluster: record.node.cluster, envoy: record.node.envoyVersion }, 'proxy connected');
     });
     call.on('end', () => {
       close('client ended');
@@ -120,7 +153,7 @@ export class AdsServer {
   /** Binds `host:port` (port 0 picks a free one) and starts serving. */
   async listen(address: string): Promise<number> {
     this.boundPort = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+      this.server.bindAsync(address, this.o.credentials ?? grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
     );
     return this.boundPort;
   }

@@ -3,6 +3,8 @@
 // plane) as a ClientConfig whose generic_xds_configs carry, per resource, the version it holds, its
 // content, and its ConfigStatus / ClientResourceStatus (a NACK with Envoy's message as error_state).
 // https://www.envoyproxy.io/docs/envoy/latest/api-v3/service/status/v3/csds.proto
+// With mutual TLS a caller learns only about the nodes its certificate may claim (stream-identity.ts):
+// CSDS must not hand out what ADS would refuse.
 import * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import { envoyProtoRoot } from '../envoy-api/proto-root.js';
@@ -88,10 +90,13 @@ function clientConfig(p: ProxyRecord, withContents: boolean): Json {
   return { node: { id: node.id, cluster: node.cluster, user_agent_name: node.userAgent }, generic_xds_configs: configs };
 }
 
-export function clientStatusResponse(proxies: ProxyRegistry, req: Json): Buffer {
+/** Which proxies a caller may be told about; every one without mutual TLS. */
+export type CsdsScope = (call: Pick<grpc.ServerUnaryCall<unknown, unknown>, 'getAuthContext'>) => (p: ProxyRecord) => boolean;
+
+export function clientStatusResponse(proxies: ProxyRegistry, req: Json, visible: (p: ProxyRecord) => boolean = () => true): Buffer {
   const { response } = csdsTypes();
   const withContents = req.exclude_resource_contents !== true;
-  const config = selected(req, proxies.list()).map((p) => clientConfig(p, withContents));
+  const config = selected(req, proxies.list().filter(visible)).map((p) => clientConfig(p, withContents));
   return Buffer.from(response.encode(response.fromObject({ config })).finish());
 }
 
@@ -126,13 +131,14 @@ export const CSDS_SERVICE: grpc.ServiceDefinition = {
   },
 };
 
-export function csdsHandlers(proxies: ProxyRegistry): grpc.UntypedServiceImplementation {
+export function csdsHandlers(proxies: ProxyRegistry, scope?: CsdsScope): grpc.UntypedServiceImplementation {
   return {
     FetchClientStatus: (call: grpc.ServerUnaryCall<Json, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
-      callback(null, clientStatusResponse(proxies, call.request));
+      callback(null, clientStatusResponse(proxies, call.request, scope?.(call)));
     },
     StreamClientStatus: (call: grpc.ServerDuplexStream<Json, Buffer>) => {
-      call.on('data', (req: Json) => call.write(clientStatusResponse(proxies, req)));
+      const visible = scope?.(call);
+      call.on('data', (req: Json) => call.write(clientStatusResponse(proxies, req, visible)));
       call.on('end', () => call.end());
       call.on('error', () => undefined);
     },

@@ -56,7 +56,8 @@ export interface SyncView {
 export type ProxyProtocol = 'sotw' | 'delta' | 'builtin';
 
 export class ProxyRecord {
-  node: NodeInfo | undefined;
+  private boundNode: NodeInfo | undefined;
+  private bound = false;
   readonly connectedSince = new Date().toISOString();
   readonly types = new Map<ServedTypeUrl, TypeStatus>();
   warnings: readonly string[] = [];
@@ -67,6 +68,17 @@ export class ProxyRecord {
     readonly protocol: ProxyProtocol,
     readonly peer: string,
   ) {}
+
+  /** The node the stream's first request named: what the stream is served, for its whole life. */
+  get node(): NodeInfo | undefined {
+    return this.boundNode;
+  }
+
+  bindNode(node: NodeInfo | undefined): void {
+    if (this.bound) throw new Error(`stream ${this.streamId} is already bound to node "${this.boundNode?.id ?? ''}"`);
+    this.bound = true;
+    this.boundNode = node;
+  }
 
   type(typeUrl: ServedTypeUrl): TypeStatus {
     let t = this.types.get(typeUrl);

@@ -10,6 +10,7 @@ export interface XdsMetrics {
   readonly nacks: Counter<'type'>;
   readonly configVersions: Counter<'result'>;
   readonly changeToAck: Histogram<'type'>;
+  readonly identityRejections: Counter<'protocol' | 'reason'>;
 }
 
 export function createXdsMetrics(registry: Registry): XdsMetrics {
@@ -27,6 +28,12 @@ export function createXdsMetrics(registry: Registry): XdsMetrics {
       help: 'Time from a config version being published to a proxy acknowledging it, per type',
       labelNames: ['type'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    identityRejections: new Counter({
+      name: 'shadowplane_xds_identity_rejections_total',
+      help: 'ADS streams refused because the node they claim is not an identity of the client certificate (mutual TLS)',
+      labelNames: ['protocol', 'reason'],
       registers,
     }),
   };

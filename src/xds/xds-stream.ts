@@ -44,8 +44,6 @@ export abstract class XdsStream<Req extends { readonly node?: NodeInfo; readonly
   }
 
   onRequest(req: Req): void {
-    // The first request's node is the stream's identity; a later one cannot change what is served.
-    if (req.node && !this.ctx.record.node) this.ctx.record.node = req.node;
     if (!isServedType(req.typeUrl)) {
       this.ctx.logger.debug({ type: req.typeUrl }, 'request for a type this server does not serve');
       return;
