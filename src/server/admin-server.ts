@@ -1,11 +1,16 @@
-// The admin HTTP endpoint of a shadowplane process (loopback by default): health, readiness,
-// Prometheus metrics and, with a built-in data plane in the process, its mirror response comparisons.
-// A control plane adds its own routes (control-plane-admin.ts); `shadowplane proxy` serves only these.
+// The admin HTTP endpoint of a shadowplane process (loopback by default, HTTPS when given a
+// certificate): health, readiness, Prometheus metrics and, with a built-in data plane in the process,
+// its mirror response comparisons. A control plane adds its own routes (control-plane-admin.ts);
+// `shadowplane proxy` serves only these. Who may call what is admin-access.ts: GETs are reads unless
+// listed as public, anything else is a write.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ComparisonSummary } from '../proxy/index.js';
+import type { CertificateFiles } from '../tls/certificate-files.js';
+import type { AdminAccess } from './admin-access.js';
 import { ListenError } from './listen-error.js';
 
 /** Answers one request; `url` is already parsed. */
@@ -25,7 +30,15 @@ export interface AdminOptions {
   readonly comparisons?: () => ComparisonSummary;
   /** The process's own routes (a control plane's status, config dump and PUT /config). */
   readonly routes?: AdminRoutes;
+  /** Routes among `routes` anyone may GET (static files that carry no data). */
+  readonly publicRoutes?: readonly string[];
+  /** Who may read and write. */
+  readonly access: AdminAccess;
+  /** Serve HTTPS with this certificate (re-read when its files change). */
+  readonly tls?: CertificateFiles;
 }
+
+const ALWAYS_PUBLIC = ['GET /healthz', 'GET /readyz'];
 
 export function send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
   const text = type === 'application/json' ? `${JSON.stringify(body, null, 2)}\n` : String(body);
@@ -33,9 +46,16 @@ export function send(res: ServerResponse, status: number, body: unknown, type = 
   res.end(text);
 }
 
+function unauthorized(res: ServerResponse, error: string): void {
+  res.setHeader('www-authenticate', 'Bearer realm="shadowplane"');
+  send(res, 401, { error });
+}
+
 export class AdminServer {
   private readonly server: Server;
   private readonly routes: AdminRoutes;
+  private readonly publicRoutes: ReadonlySet<string>;
+  private readonly onCertificate: ((u: { certificate: Buffer; privateKey: Buffer } | null) => void) | undefined;
 
   constructor(private readonly o: AdminOptions) {
     this.routes = {
@@ -49,13 +69,25 @@ export class AdminServer {
         o.comparisons ? send(res, 200, o.comparisons()) : send(res, 404, { error: 'no built-in data plane runs here (serve --data-plane builtin)' }),
       ...o.routes,
     };
-    this.server = createServer((req, res) => {
+    this.publicRoutes = new Set([...ALWAYS_PUBLIC, ...(o.publicRoutes ?? [])]);
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
       this.handle(req, res).catch((e: unknown) => {
         o.logger.error({ err: e }, 'admin request failed');
         if (!res.headersSent) send(res, 500, { error: 'internal error' });
         else res.destroy();
       });
-    });
+    };
+    const pair = o.tls?.keyPair;
+    if (o.tls && pair) {
+      const server = createHttpsServer({ cert: pair.cert, key: pair.key }, onRequest);
+      this.onCertificate = (u) => {
+        if (u) server.setSecureContext({ cert: u.certificate, key: u.privateKey });
+      };
+      o.tls.addIdentityCertificateListener(this.onCertificate);
+      this.server = server;
+    } else {
+      this.server = createServer(onRequest);
+    }
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -63,6 +95,16 @@ export class AdminServer {
     const route = `${req.method} ${url.pathname}`;
     const handler = Object.hasOwn(this.routes, route) ? this.routes[route] : undefined;
     if (!handler) return send(res, 404, { error: `no ${route}` });
+    const access = this.o.access;
+    if (!this.publicRoutes.has(route)) {
+      if (req.method === 'GET') {
+        if (!access.canRead(req.headers.authorization)) return unauthorized(res, 'this endpoint needs the read token: Authorization: Bearer <token>');
+      } else {
+        const write = access.canWrite(req.headers.authorization);
+        if (write === 'disabled') return send(res, 403, { error: `${route} is disabled: start with --admin-token-file or SHADOWPLANE_ADMIN_TOKEN` });
+        if (write === 'denied') return unauthorized(res, 'missing or wrong bearer token');
+      }
+    }
     await handler(req, res, url);
   }
 
@@ -75,6 +117,7 @@ export class AdminServer {
   }
 
   close(): Promise<void> {
+    if (this.onCertificate) this.o.tls?.removeIdentityCertificateListener(this.onCertificate);
     this.server.closeAllConnections();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }

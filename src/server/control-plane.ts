@@ -7,7 +7,7 @@ import type { LoadOptions } from '../config/load.js';
 import { formatProblem, ProblemCode, type ConfigProblem } from '../config/problems.js';
 import { buildModel } from '../model/build.js';
 import type { Model } from '../model/types.js';
-import { AdsServer } from '../xds/ads-server.js';
+import { AdsServer, type AdsServerOptions } from '../xds/ads-server.js';
 import { InconsistentSnapshotError, SnapshotCache } from '../xds/snapshot-cache.js';
 import { ListenError } from './listen-error.js';
 import { createXdsMetrics, type XdsMetrics } from '../xds/xds-metrics.js';
@@ -26,6 +26,8 @@ export interface ControlPlaneOptions {
   readonly registry: Registry;
   /** How the config is read: --from and --listen-address for imported formats. */
   readonly load?: LoadOptions;
+  /** TLS for the xDS port and, with mutual TLS, the node identity check; plaintext without. */
+  readonly xdsSecurity?: Pick<AdsServerOptions, 'credentials' | 'nodeIdentity'>;
 }
 
 export class ControlPlane {
@@ -41,7 +43,7 @@ export class ControlPlane {
   constructor(o: ControlPlaneOptions) {
     this.log = o.logger;
     this.metrics = createXdsMetrics(o.registry);
-    this.ads = new AdsServer({ cache: this.cache, metrics: this.metrics, logger: o.logger.child({ component: 'ads' }) });
+    this.ads = new AdsServer({ cache: this.cache, metrics: this.metrics, logger: o.logger.child({ component: 'ads' }), ...o.xdsSecurity });
     this.source = new ConfigFileSource(o.configFile, (c) => this.publish(c), undefined, o.load);
     this.source.on('rejected', (problems, reason) => {
       this.lastRejected = { at: new Date().toISOString(), reason, problems: problems.map(formatProblem) };

@@ -7,8 +7,11 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { HostPort } from '../config/address.js';
 import { RTDS_LAYER_NAME } from '../envoy-api/metadata.js';
 import { createDataPlane, formatResourceProblem, runtimeValuesFromLayers, type DataPlane, type ResourceProblem } from '../proxy/index.js';
+import { channelCredentials, serverNameOptions } from '../tls/grpc-credentials.js';
 import { EnvoyLikeSubscriber } from '../xds-client/envoy-like-subscriber.js';
+import { AdminAccess } from './admin-access.js';
 import { AdminServer } from './admin-server.js';
+import { adminCertificates, xdsClientCertificates, type TlsFiles, type XdsClientTls } from './tls-setup.js';
 
 export interface ProxyOptions {
   /** host:port of the control plane's ADS server. */
@@ -16,6 +19,12 @@ export interface ProxyOptions {
   readonly node: { readonly id: string; readonly cluster: string };
   /** Where the admin endpoint listens; port 0 takes any free port. */
   readonly admin: HostPort;
+  /** Admin tokens and TLS, as for `serve` (admin-access.ts). */
+  readonly adminReadToken?: string;
+  readonly adminInsecureNoToken?: boolean;
+  readonly adminTls?: TlsFiles;
+  /** TLS (and with a client certificate, mutual TLS) to the control plane; plaintext without. */
+  readonly xdsTls?: XdsClientTls;
   /** Reconnect backoff after the stream ends (default 0.5 s doubling to 30 s). */
   readonly backoffMs?: { readonly initial: number; readonly max: number };
 }
@@ -29,6 +38,10 @@ export interface RunningProxy {
 }
 
 export async function startProxy(o: ProxyOptions, logger: Logger): Promise<RunningProxy> {
+  // The proxy's admin has reads (metrics, comparisons) and no writes.
+  const access = new AdminAccess(o.admin.host, o.admin.port, { readToken: o.adminReadToken, insecureNoToken: o.adminInsecureNoToken });
+  const adminTls = o.adminTls && adminCertificates(o.adminTls, logger);
+  const xdsFiles = o.xdsTls && xdsClientCertificates(o.xdsTls, logger);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const plane = createDataPlane({ logger: logger.child({ component: 'data-plane' }), registry });
@@ -38,6 +51,7 @@ export async function startProxy(o: ProxyOptions, logger: Logger): Promise<Runni
     node: o.node,
     runtimeLayers: [RTDS_LAYER_NAME],
     ...(o.backoffMs ? { backoffMs: o.backoffMs } : {}),
+    ...(xdsFiles ? { credentials: channelCredentials(xdsFiles), channelOptions: serverNameOptions(o.xdsTls?.serverName) } : {}),
     apply: async (set) => {
       const r = await plane.apply(set, runtimeValuesFromLayers(set.runtime ?? []));
       if (r.ok) {
@@ -57,13 +71,18 @@ export async function startProxy(o: ProxyOptions, logger: Logger): Promise<Runni
     logger: logger.child({ component: 'admin' }),
     notReady: () => (applied ? undefined : 'waiting for config'),
     comparisons: () => plane.comparisons(),
+    access,
+    ...(adminTls ? { tls: adminTls } : {}),
   });
   const adminPort = await admin.listen(o.admin.host, o.admin.port).catch(async (e: unknown) => {
     await plane.close();
     throw e;
   });
   subscriber.start();
-  logger.info({ xds: o.xds, node: o.node.id, admin: `${o.admin.host}:${adminPort}` }, 'shadowplane proxy started');
+  logger.info(
+    { xds: o.xds, xdsTransport: !o.xdsTls ? 'plaintext' : o.xdsTls.certFile ? 'mutual TLS' : 'TLS', node: o.node.id, admin: `${o.admin.host}:${adminPort}`, adminReads: access.readsGuarded ? 'need a token' : 'open' },
+    'shadowplane proxy started',
+  );
   return {
     plane,
     registry,

@@ -7,12 +7,15 @@ import type { HostPort } from '../config/address.js';
 import type { LoadOptions } from '../config/load.js';
 import { createDataPlane } from '../proxy/index.js';
 import { DEFAULT_NODE_CLUSTER } from '../translate/bootstrap.js';
+import { DEFAULT_NODE_IDENTITY_RULE } from '../tls/node-identity.js';
+import { AdminAccess } from './admin-access.js';
 import { AdminServer } from './admin-server.js';
 import { BuiltinDataPlaneFeed } from './builtin-data-plane.js';
 import { controlPlaneRoutes } from './control-plane-admin.js';
 import { ControlPlane } from './control-plane.js';
 import { MirrorStats } from './mirror-stats.js';
-import { statusPageRoutes } from './status-page.js';
+import { STATUS_PAGE_PUBLIC_ROUTES, statusPageRoutes } from './status-page.js';
+import { adminCertificates, xdsSecurity, type TlsFiles, type XdsTls } from './tls-setup.js';
 
 /** The node the built-in data plane is served as, unless told otherwise. */
 export const BUILTIN_NODE_ID = 'builtin';
@@ -27,6 +30,14 @@ export interface ServerOptions {
   readonly admin: HostPort;
   /** Bearer token for PUT /config; undefined refuses it. */
   readonly adminToken: string | undefined;
+  /** Bearer token for the admin's reads (/status, /config_dump, /metrics, …); see admin-access.ts. */
+  readonly adminReadToken?: string;
+  /** Serve an admin address beyond loopback without any token. */
+  readonly adminInsecureNoToken?: boolean;
+  /** HTTPS on the admin address. */
+  readonly adminTls?: TlsFiles;
+  /** TLS on the xDS port; with a client CA, mutual TLS with each stream's node bound to the client certificate. */
+  readonly xdsTls?: XdsTls;
   /** Follow edits of the config file. */
   readonly watch: boolean;
   /** Also run the built-in data plane in this process, fed what this node would be served. */
@@ -48,9 +59,13 @@ export interface RunningServer {
  * prefixes it apart).
  */
 export async function startServer(o: ServerOptions, logger: Logger, dataPlaneLogger = logger.child({ component: 'data-plane' })): Promise<RunningServer | undefined> {
+  // Everything that can refuse the options is checked before anything binds.
+  const access = new AdminAccess(o.admin.host, o.admin.port, { writeToken: o.adminToken, readToken: o.adminReadToken, insecureNoToken: o.adminInsecureNoToken });
+  const adminTls = o.adminTls && adminCertificates(o.adminTls, logger);
+  const xds = o.xdsTls && (await xdsSecurity(o.xdsTls, logger));
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const controlPlane = new ControlPlane({ configFile: o.configFile, logger, registry, ...(o.load ? { load: o.load } : {}) });
+  const controlPlane = new ControlPlane({ configFile: o.configFile, logger, registry, ...(o.load ? { load: o.load } : {}), ...(xds ? { xdsSecurity: xds } : {}) });
   const xdsTarget = o.xds.host.includes(':') ? `[${o.xds.host}]:${o.xds.port}` : `${o.xds.host}:${o.xds.port}`;
   if (!(await controlPlane.start({ xds: xdsTarget, watch: o.watch }))) return undefined;
   // Created before the admin, which serves its comparisons; it binds nothing until fed a config.
@@ -74,7 +89,10 @@ export async function startServer(o: ServerOptions, logger: Logger, dataPlaneLog
     registry,
     logger: logger.child({ component: 'admin' }),
     notReady: () => (controlPlane.cache.ready && controlPlane.ads.port > 0 ? feed?.problem() : 'no config served yet'),
-    routes: { ...controlPlaneRoutes({ controlPlane, token: o.adminToken }), ...statusPageRoutes(mirrorStats) },
+    routes: { ...controlPlaneRoutes({ controlPlane }), ...statusPageRoutes(mirrorStats) },
+    publicRoutes: STATUS_PAGE_PUBLIC_ROUTES,
+    access,
+    ...(adminTls ? { tls: adminTls } : {}),
     ...(plane ? { comparisons: () => plane.comparisons() } : {}),
   });
   const adminPort = await admin.listen(o.admin.host, o.admin.port).catch(async (e: unknown) => {
@@ -83,7 +101,16 @@ export async function startServer(o: ServerOptions, logger: Logger, dataPlaneLog
     await controlPlane.close();
     throw e;
   });
-  logger.info({ xds: `${o.xds.host}:${controlPlane.ads.port}`, admin: `${o.admin.host}:${adminPort}` }, 'shadowplane serving');
+  logger.info(
+    {
+      xds: `${o.xds.host}:${controlPlane.ads.port}`,
+      xdsTransport: !o.xdsTls ? 'plaintext' : o.xdsTls.clientCaFile ? 'mutual TLS' : 'TLS',
+      ...(o.xdsTls?.clientCaFile ? { nodeIdentity: (o.xdsTls.nodeIdentity ?? DEFAULT_NODE_IDENTITY_RULE).description } : {}),
+      admin: `${adminTls ? 'https' : 'http'}://${o.admin.host.includes(':') ? `[${o.admin.host}]` : o.admin.host}:${adminPort}`,
+      adminReads: access.readsGuarded ? 'need a token' : 'open',
+    },
+    'shadowplane serving',
+  );
   const closers: Array<() => Promise<void> | void> = [];
   if (feed && plane) {
     await feed.start();

@@ -36,6 +36,9 @@ async function asset(urlPath: string): Promise<Buffer> {
   return body;
 }
 
+/** The page and its files carry no data: anyone may load them (the page asks for a token when reads need one). */
+export const STATUS_PAGE_PUBLIC_ROUTES: readonly string[] = [...Object.keys(ASSETS).map((p) => `GET ${p}`), 'GET /favicon.ico'];
+
 export function statusPageRoutes(stats: MirrorStats): AdminRoutes {
   const routes: Record<string, AdminRoutes[string]> = {
     'GET /mirror_stats': async (_req, res) => send(res, 200, await stats.json()),

@@ -10,6 +10,9 @@ export interface AdsClientOptions {
   /** host:port of the ADS server. */
   readonly target: string;
   readonly node: { readonly id: string; readonly cluster?: string };
+  /** TLS (tls/grpc-credentials.ts) and its channel options; plaintext without. */
+  readonly credentials?: grpc.ChannelCredentials;
+  readonly channelOptions?: grpc.ChannelOptions;
   /**
    * Decides on each response: undefined accepts it (ACK), a string rejects it (NACK) with that
    * message. Responses are decided one at a time, in the order they arrived; the ACK or NACK is sent
@@ -36,7 +39,7 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
 
   constructor(private readonly o: AdsClientOptions) {
     super();
-    this.client = new grpc.Client(o.target, grpc.credentials.createInsecure());
+    this.client = new grpc.Client(o.target, o.credentials ?? grpc.credentials.createInsecure(), o.channelOptions ?? {});
   }
 
   /** Opens the stream. */

@@ -10,7 +10,7 @@ import { decodeTyped, type TypedJson } from '../envoy-api/proto-json.js';
 import { rdsRouteConfigNames, resourceReferences } from '../envoy-api/resource-references.js';
 import type { ResourceSet } from '../envoy-api/resource-set.js';
 import { TypeUrl } from '../envoy-api/type-urls.js';
-import { AdsClient } from './ads-client.js';
+import { AdsClient, type AdsClientOptions } from './ads-client.js';
 
 export interface SubscriberOptions {
   readonly target: string;
@@ -19,6 +19,9 @@ export interface SubscriberOptions {
   /** Applies a complete set (its runtime: the layers in `runtimeLayers` order); a string rejects it (NACK) and the previous set stays. */
   readonly apply: (set: ResourceSet) => Promise<string | undefined>;
   readonly backoffMs?: { readonly initial: number; readonly max: number };
+  /** TLS for the stream (see AdsClientOptions); plaintext without. */
+  readonly credentials?: AdsClientOptions['credentials'];
+  readonly channelOptions?: AdsClientOptions['channelOptions'];
 }
 
 export interface SubscriberEvents {
@@ -56,7 +59,13 @@ export class EnvoyLikeSubscriber extends EventEmitter<SubscriberEvents> {
   }
 
   start(): void {
-    const client = new AdsClient({ target: this.o.target, node: this.o.node, onResponse: (r) => this.onResponse(r) });
+    const client = new AdsClient({
+      target: this.o.target,
+      node: this.o.node,
+      ...(this.o.credentials ? { credentials: this.o.credentials } : {}),
+      ...(this.o.channelOptions ? { channelOptions: this.o.channelOptions } : {}),
+      onResponse: (r) => this.onResponse(r),
+    });
     this.client = client;
     client.on('closed', (e) => {
       client.close();
