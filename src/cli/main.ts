@@ -1,7 +1,9 @@
 // Wires the commands to argv; no logic of its own.
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
+import { InsecureAdminError } from '../server/admin-access.js';
 import { ListenError } from '../server/listen-error.js';
+import { TlsFileError } from '../tls/certificate-files.js';
 import { bootstrapCommand } from './bootstrap.js';
 import { convertCommand } from './convert.js';
 import { loadOptions } from './load-flags.js';
@@ -21,12 +23,17 @@ const USAGE = `usage:
   shadowplane render CONFIG [--node ID] [--node-cluster C] [--format json|yaml] [IMPORT OPTIONS]
   shadowplane convert FILE... [IMPORT OPTIONS]
   shadowplane bootstrap --xds HOST:PORT --node-id ID [--node-cluster C] [--admin-port P] [--delta] [--format yaml|json]
+                        [--xds-ca F [--xds-client-cert F --xds-client-key F] [--xds-sni NAME]]
   shadowplane bootstrap --static CONFIG --node-id ID [--admin-port P] [--format yaml|json] [IMPORT OPTIONS]
-  shadowplane serve --config CONFIG [--xds 127.0.0.1:18000] [--admin 127.0.0.1:19000] [--admin-token-file F] [--no-watch] [--log-level L]
-                    [--data-plane builtin|none] [--node-id ID] [--node-cluster C] [IMPORT OPTIONS]
-  shadowplane status [--admin 127.0.0.1:19000] [--format json] [--wait [--timeout 30s]]
+  shadowplane serve --config CONFIG [--xds 127.0.0.1:18000] [--admin 127.0.0.1:19000] [--no-watch] [--log-level L]
+                    [--xds-tls-cert F --xds-tls-key F [--xds-client-ca F [--xds-node-identity TEMPLATE]]]
+                    [--admin-token-file F] [--admin-read-token-file F] [--admin-tls-cert F --admin-tls-key F]
+                    [--admin-insecure-no-token] [--data-plane builtin|none] [--node-id ID] [--node-cluster C] [IMPORT OPTIONS]
+  shadowplane status [--admin URL] [--admin-ca F] [--admin-token-file F] [--format json] [--wait [--timeout 30s]]
   shadowplane proxy --xds HOST:PORT --node-id ID [--node-cluster C] [--admin 127.0.0.1:9902] [--log-level L]
-  shadowplane sandbox [--envoy] [--config CONFIG] [IMPORT OPTIONS]
+                    [--xds-ca F [--xds-client-cert F --xds-client-key F] [--xds-sni NAME]]
+                    [--admin-read-token-file F] [--admin-tls-cert F --admin-tls-key F] [--admin-insecure-no-token]
+  shadowplane sandbox [--envoy [--mtls]] [--config CONFIG] [IMPORT OPTIONS]
   shadowplane demo-backend --name NAME --port PORT [--host H]
 
 CONFIG is a file or a folder (every .yaml, .yml and .json file in it, read as one config): shadowplane's
@@ -50,6 +57,20 @@ const OPTIONS = {
   config: { type: 'string' },
   admin: { type: 'string' },
   'admin-token-file': { type: 'string' },
+  'admin-read-token-file': { type: 'string' },
+  'admin-insecure-no-token': { type: 'boolean' },
+  'admin-tls-cert': { type: 'string' },
+  'admin-tls-key': { type: 'string' },
+  'admin-ca': { type: 'string' },
+  'xds-tls-cert': { type: 'string' },
+  'xds-tls-key': { type: 'string' },
+  'xds-client-ca': { type: 'string' },
+  'xds-node-identity': { type: 'string' },
+  'xds-ca': { type: 'string' },
+  'xds-client-cert': { type: 'string' },
+  'xds-client-key': { type: 'string' },
+  'xds-sni': { type: 'string' },
+  mtls: { type: 'boolean' },
   'no-watch': { type: 'boolean' },
   'log-level': { type: 'string' },
   envoy: { type: 'boolean' },
@@ -101,6 +122,10 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
             delta: values.delta,
             static: values.static,
             format: values.format,
+            xdsCa: values['xds-ca'],
+            xdsClientCert: values['xds-client-cert'],
+            xdsClientKey: values['xds-client-key'],
+            xdsSni: values['xds-sni'],
           },
           load,
           io,
@@ -112,6 +137,14 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
             xds: values.xds,
             admin: values.admin,
             adminTokenFile: values['admin-token-file'],
+            adminReadTokenFile: values['admin-read-token-file'],
+            adminInsecureNoToken: values['admin-insecure-no-token'],
+            adminTlsCert: values['admin-tls-cert'],
+            adminTlsKey: values['admin-tls-key'],
+            xdsTlsCert: values['xds-tls-cert'],
+            xdsTlsKey: values['xds-tls-key'],
+            xdsClientCa: values['xds-client-ca'],
+            xdsNodeIdentity: values['xds-node-identity'],
             watch: !values['no-watch'],
             logLevel: values['log-level'],
             dataPlane: values['data-plane'],
@@ -123,21 +156,43 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
         );
       case 'proxy':
         return await proxyCommand(
-          { xds: values.xds, nodeId: values['node-id'], nodeCluster: values['node-cluster'], admin: values.admin, logLevel: values['log-level'] },
+          {
+            xds: values.xds,
+            nodeId: values['node-id'],
+            nodeCluster: values['node-cluster'],
+            admin: values.admin,
+            adminReadTokenFile: values['admin-read-token-file'],
+            adminInsecureNoToken: values['admin-insecure-no-token'],
+            adminTlsCert: values['admin-tls-cert'],
+            adminTlsKey: values['admin-tls-key'],
+            xdsCa: values['xds-ca'],
+            xdsClientCert: values['xds-client-cert'],
+            xdsClientKey: values['xds-client-key'],
+            xdsSni: values['xds-sni'],
+            logLevel: values['log-level'],
+          },
           io,
         );
       case 'sandbox':
-        return await sandboxCommand({ envoy: values.envoy, config: values.config, load: loadOptions(load) }, io);
+        return await sandboxCommand({ envoy: values.envoy, mtls: values.mtls, config: values.config, load: loadOptions(load) }, io);
       case 'demo-backend':
         return await demoBackendCommand({ name: values.name, port: values.port, host: values.host }, io);
       case 'status':
-        return await statusCommand({ admin: values.admin, format: values.format, wait: values.wait, timeout: values.timeout }, io);
+        return await statusCommand(
+          { admin: values.admin, adminCa: values['admin-ca'], adminTokenFile: values['admin-token-file'], format: values.format, wait: values.wait, timeout: values.timeout },
+          io,
+        );
       default:
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (e) {
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       io.err(`shadowplane: ${(e as Error).message}\n${USAGE}`);
+      return 2;
+    }
+    // Options that cannot be served as given: one line, no usage (the flags themselves were fine).
+    if (e instanceof TlsFileError || e instanceof InsecureAdminError) {
+      io.err(`shadowplane: ${e.message}\n`);
       return 2;
     }
     if (e instanceof ListenError) {

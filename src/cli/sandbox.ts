@@ -7,14 +7,16 @@ import { startSandbox } from '../sandbox/sandbox.js';
 import { UsageError, type Io } from './output.js';
 import { untilSignal } from './signals.js';
 
-/** `shadowplane sandbox [--envoy] [--config FILE]` */
-export async function sandboxCommand(o: { envoy?: boolean; config?: string; load?: LoadOptions }, io: Io): Promise<number> {
+/** `shadowplane sandbox [--envoy [--mtls]] [--config FILE]` */
+export async function sandboxCommand(o: { envoy?: boolean; mtls?: boolean; config?: string; load?: LoadOptions }, io: Io): Promise<number> {
+  if (o.mtls && !o.envoy) throw new UsageError('--mtls needs --envoy (the built-in front proxy runs inside the control plane, with no xDS connection to secure)');
   let sandbox;
   try {
     sandbox = await startSandbox({
       config: o.config ?? path.join(REPO_ROOT, 'configs/sandbox.yaml'),
       envoy: o.envoy ?? false,
       ...(o.load ? { load: o.load } : {}),
+      mtls: o.mtls ?? false,
       write: (t) => io.out(t),
       color: process.stdout.isTTY === true,
     });

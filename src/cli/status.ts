@@ -1,10 +1,15 @@
 // `shadowplane status`: the proxies a control plane serves, one line each, like `istioctl proxy-status`;
 // with --wait, a rollout check like `kubectl rollout status`: it returns once every connected proxy
 // holds the current config of every type, and fails on a NACK or at the timeout, saying who is behind and why.
+// An admin over HTTPS is verified with --admin-ca; reads that need a token get --admin-token-file's.
+import { readFileSync } from 'node:fs';
+import { Agent, fetch } from 'undici';
 import { DURATION_RE } from '../config/schema.js';
 import { durationToMs } from '../model/build.js';
 import { sleep } from '../sandbox/wait.js';
 import { UsageError, type Io } from './output.js';
+import { readToken } from './secrets.js';
+import { ADMIN_READ_TOKEN_ENV, ADMIN_TOKEN_ENV } from './serve.js';
 
 interface TypeJson {
   state: string;
@@ -69,6 +74,8 @@ export function formatStatus(s: StatusJson): string {
 
 export interface StatusOptions {
   readonly admin?: string;
+  readonly adminCa?: string;
+  readonly adminTokenFile?: string;
   readonly format?: string;
   readonly wait?: boolean;
   readonly timeout?: string;
@@ -80,26 +87,49 @@ function timeoutMs(text: string | undefined): number {
   return durationToMs(text);
 }
 
+function readCa(file: string | undefined): Buffer | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new UsageError(`cannot read --admin-ca ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
 /**
- * `shadowplane status [--admin URL] [--format json] [--wait [--timeout 30s]]`: exit 0 when every
- * proxy is SYNCED on every type, 1 when any is not (NACKED, or at the timeout), 2 on a usage error.
+ * `shadowplane status [--admin URL] [--admin-ca F] [--admin-token-file F] [--format json] [--wait [--timeout 30s]]`:
+ * exit 0 when every proxy is SYNCED on every type, 1 when any is not (NACKED, or at the timeout), 2 on a usage error.
  */
 export async function statusCommand(o: StatusOptions, io: Io): Promise<number> {
   if (o.timeout !== undefined && !o.wait) throw new UsageError('--timeout goes with --wait');
   const limit = timeoutMs(o.timeout);
   const base = o.admin ?? 'http://127.0.0.1:19000';
-  const url = `${/^https?:\/\//.test(base) ? base : `http://${base}`}/status`;
+  const url = `${/^https?:\/\//.test(base) ? base.replace(/\/$/, '') : `http://${base}`}/status`;
+  if (o.adminCa !== undefined && !url.startsWith('https://')) throw new UsageError('--admin-ca needs an https:// --admin address');
+  // The read token, else the write token (which reads too).
+  const token = await readToken(o.adminTokenFile, '--admin-token-file', [ADMIN_READ_TOKEN_ENV, ADMIN_TOKEN_ENV]);
+  const ca = readCa(o.adminCa);
+  const dispatcher = ca ? new Agent({ connect: { ca } }) : undefined;
   const read = async (): Promise<StatusJson | string> => {
     try {
-      const res = await fetch(url);
+      const res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, ...(dispatcher ? { dispatcher } : {}) });
+      if (res.status === 401) return `HTTP 401: ${token ? 'the token was refused' : 'reads need a token (--admin-token-file F, or SHADOWPLANE_ADMIN_READ_TOKEN)'}`;
       if (!res.ok) return `HTTP ${res.status}`;
       return (await res.json()) as StatusJson;
     } catch (e) {
-      return (e as Error).message;
+      const err = e as Error & { cause?: Error };
+      return err.cause?.message ?? err.message;
     }
   };
+  try {
+    return await watch(o, io, url, read, Date.now() + limit);
+  } finally {
+    await dispatcher?.close();
+  }
+}
+
+async function watch(o: StatusOptions, io: Io, url: string, read: () => Promise<StatusJson | string>, deadline: number): Promise<number> {
   const show = (s: StatusJson): void => io.out(o.format === 'json' ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s));
-  const deadline = Date.now() + limit;
   for (;;) {
     const s = await read();
     if (typeof s === 'string') {

@@ -70,6 +70,11 @@ export interface EnvoyOptions {
   readonly onLine?: (line: string) => void;
   /** How long Envoy may take to become ready; default 30 s. */
   readonly readyTimeoutMs?: number;
+  /**
+   * What ready means: `live` (default) waits for /ready to say LIVE; `admin`, for the admin endpoint to
+   * answer at all (for an Envoy expected never to get its config).
+   */
+  readonly until?: 'live' | 'admin';
 }
 
 export interface RunningEnvoy {
@@ -113,8 +118,8 @@ export async function startEnvoy(bin: string, o: EnvoyOptions): Promise<RunningE
     if (child.exitCode !== null) return true;
     const ready = await fetch(`http://127.0.0.1:${o.adminPort}/ready`)
       .then((r) => r.text())
-      .catch(() => ''); // not listening yet
-    return ready.trim() === 'LIVE';
+      .catch(() => undefined); // not listening yet
+    return o.until === 'admin' ? ready !== undefined : ready?.trim() === 'LIVE';
   };
   try {
     await waitFor('Envoy to be ready', readyOrExited, timeoutMs, 100);

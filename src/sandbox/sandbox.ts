@@ -1,14 +1,19 @@
 // The sandbox: seed 000's walkthrough on one machine, no Docker. The control plane serves
 // configs/sandbox.yaml; four demo services listen where its clusters point; the front proxy on :10000
-// is the built-in TypeScript data path or (with --envoy) a real Envoy fed over ADS.
+// is the built-in TypeScript data path or (with --envoy) a real Envoy fed over ADS, with --mtls over
+// mutual TLS with certificates from a CA made for the run.
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pino } from 'pino';
 import type { LoadOptions } from '../config/load.js';
+import { formatDocument } from '../envoy-api/document-format.js';
+import { adsBootstrap } from '../translate/bootstrap.js';
 import { startServer, type RunningServer } from '../server/serve-process.js';
 import { startDemoBackend, displayName, type DemoBackend } from './demo-backend.js';
 import { EnvoyExitedError, EnvoyNotInstalledError, findEnvoy, startEnvoy } from './envoy-process.js';
 import { PrefixedLog } from './log-stream.js';
 import { REPO_ROOT } from './paths.js';
+import { makeSandboxPki, SANDBOX_TRUST_DOMAIN, type SandboxPki } from './sandbox-pki.js';
 /** Where envoy/bootstrap.yaml expects the control plane, and its admin port. */
 export const SANDBOX_XDS = { host: '127.0.0.1', port: 18000 } as const;
 export const SANDBOX_ADMIN = { host: '127.0.0.1', port: 19000 } as const;
@@ -21,6 +26,8 @@ export interface SandboxOptions {
   readonly config: string;
   readonly load?: LoadOptions;
   readonly envoy: boolean;
+  /** With `envoy`: ADS over mutual TLS, the certificates made by a local CA for this run. */
+  readonly mtls?: boolean;
   readonly write: (text: string) => void;
   readonly color: boolean;
 }
@@ -55,7 +62,23 @@ shadowplane sandbox is up (front proxy: ${mode}). Seed 000's walkthrough:
 `;
 }
 
+function mtlsNotes(pki: SandboxPki): string {
+  const f = (p: string): string => path.relative(pki.dir, p);
+  return `
+  Mutual TLS: a CA made for this run signed every certificate, in ${pki.dir}:
+    ${f(pki.caFile)}  the CA; the control plane accepts only client certificates it issued
+    ${f(pki.server.certFile)}  the control plane's (127.0.0.1, localhost)
+    ${f(pki.envoy.certFile)}  Envoy's: URI spiffe://${SANDBOX_TRUST_DOMAIN}/node/${SANDBOX_NODE.id}, so it may be node ${SANDBOX_NODE.id}
+  Envoy's bootstrap: ${path.join(pki.dir, 'envoy-bootstrap.yaml')}
+  An impostor, with a valid certificate of another node, is refused (PERMISSION_DENIED) and gets nothing:
+    npx shadowplane proxy --xds ${SANDBOX_XDS.host}:${SANDBOX_XDS.port} --node-id ${SANDBOX_NODE.id} --admin 127.0.0.1:9903 \\
+      --xds-ca ${pki.caFile} --xds-client-cert ${pki.other.certFile} --xds-client-key ${pki.other.keyFile}
+    curl -s ${SANDBOX_ADMIN.host}:${SANDBOX_ADMIN.port}/metrics | grep identity_rejections
+`;
+}
+
 export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
+  if (o.mtls && !o.envoy) throw new RangeError('mutual TLS secures the xDS connection of an Envoy front proxy: it needs envoy');
   const names = ['shadowplane', 'front-proxy', 'service1', 'service1-mirror', 'service2', 'service2-mirror'];
   const log = new PrefixedLog(names, o.write, o.color);
   const envoyBin = o.envoy ? findEnvoy({ searchPath: true }) : undefined;
@@ -68,6 +91,8 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
   try {
     const logger = pino({ level: 'info' }, log.pinoDestination('shadowplane'));
     const frontLogger = pino({ level: 'info' }, log.pinoDestination('front-proxy'));
+    const pki = o.mtls ? await makeSandboxPki(SANDBOX_NODE.id) : undefined;
+    if (pki) cleanups.push(() => rm(pki.dir, { recursive: true, force: true }));
     // Without --envoy the front proxy is the built-in data plane inside the control plane, as node sandbox-front.
     const server: RunningServer | undefined = await startServer(
       {
@@ -77,6 +102,7 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
         adminToken: undefined,
         watch: true,
         ...(o.load ? { load: o.load } : {}),
+        ...(pki ? { xdsTls: { ...pki.server, clientCaFile: pki.caFile } } : {}),
         ...(envoyBin ? {} : { builtinDataPlane: { nodeId: SANDBOX_NODE.id, nodeCluster: SANDBOX_NODE.cluster } }),
       },
       logger,
@@ -97,8 +123,15 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
 
     const frontPort = model.listeners[0]?.port ?? 10000;
     if (envoyBin) {
+      let bootstrapFile = path.join(REPO_ROOT, 'envoy/bootstrap.yaml');
+      if (pki) {
+        // envoy/bootstrap.yaml's, with the xDS cluster over mutual TLS.
+        bootstrapFile = path.join(pki.dir, 'envoy-bootstrap.yaml');
+        const tls = { caFile: pki.caFile, certFile: pki.envoy.certFile, keyFile: pki.envoy.keyFile };
+        await writeFile(bootstrapFile, formatDocument(adsBootstrap({ xds: `${SANDBOX_XDS.host}:${SANDBOX_XDS.port}`, nodeId: SANDBOX_NODE.id, nodeCluster: SANDBOX_NODE.cluster, adminPort: SANDBOX_ENVOY_ADMIN_PORT, tls }), 'yaml'));
+      }
       const envoy = await startEnvoy(envoyBin, {
-        bootstrapFile: path.join(REPO_ROOT, 'envoy/bootstrap.yaml'),
+        bootstrapFile,
         adminPort: SANDBOX_ENVOY_ADMIN_PORT,
         baseId: 9,
         logLevel: 'warning',
@@ -107,9 +140,10 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
         throw e instanceof EnvoyExitedError ? new Error(`Envoy exited with ${e.exitCode} (is port ${frontPort} or ${SANDBOX_ENVOY_ADMIN_PORT} in use?)`) : e;
       });
       cleanups.push(() => envoy.stop());
-      log.line('front-proxy', `Envoy ${envoyBin} is serving, configured over ADS from ${SANDBOX_XDS.host}:${SANDBOX_XDS.port}`);
+      log.line('front-proxy', `Envoy ${envoyBin} is serving, configured over ADS${pki ? ' (mutual TLS)' : ''} from ${SANDBOX_XDS.host}:${SANDBOX_XDS.port}`);
     }
-    o.write(walkthrough(frontPort, envoyBin ? 'real Envoy' : 'built-in TypeScript engine'));
+    o.write(walkthrough(frontPort, envoyBin ? `real Envoy${pki ? ', ADS over mutual TLS' : ''}` : 'built-in TypeScript engine'));
+    if (pki) o.write(mtlsNotes(pki));
     return { frontPort, close };
   } catch (e) {
     await close();

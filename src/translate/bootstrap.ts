@@ -19,6 +19,17 @@ export interface AdsBootstrapOptions {
   readonly adminPort?: number;
   /** Incremental (delta) xDS instead of state of the world. */
   readonly delta?: boolean;
+  /** TLS to the control plane (mutual with a client certificate); plaintext without. */
+  readonly tls?: XdsClientTlsFiles;
+}
+
+export interface XdsClientTlsFiles {
+  /** Paths as Envoy will read them (absolute, so Envoy's working directory does not matter). */
+  readonly caFile: string;
+  readonly certFile?: string;
+  readonly keyFile?: string;
+  /** SNI, and the name the control plane's certificate must carry; default the xDS host. */
+  readonly sni?: string;
 }
 
 function socketAddress(host: string, port: number): JsonObject {
@@ -27,6 +38,29 @@ function socketAddress(host: string, port: number): JsonObject {
 
 function adminBlock(port: number): JsonObject {
   return { address: socketAddress('127.0.0.1', port) };
+}
+
+/**
+ * The xDS cluster's UpstreamTlsContext: Envoy verifies the control plane against the CA and, unlike
+ * its default, against a name (the SNI, else the host), as any gRPC client would; it offers h2 by ALPN,
+ * which gRPC servers need.
+ */
+function xdsTransportSocket(t: XdsClientTlsFiles, host: string): JsonObject {
+  const name = t.sni ?? host;
+  const common: JsonObject = {
+    alpn_protocols: ['h2'],
+    validation_context: {
+      trusted_ca: { filename: t.caFile },
+      match_typed_subject_alt_names: [{ san_type: isIpLiteral(name) ? 'IP_ADDRESS' : 'DNS', matcher: { exact: name } }],
+    },
+  };
+  if (t.certFile !== undefined && t.keyFile !== undefined) {
+    common.tls_certificates = [{ certificate_chain: { filename: t.certFile }, private_key: { filename: t.keyFile } }];
+  }
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: { '@type': TypeUrl.UpstreamTlsContext, ...(isIpLiteral(name) ? {} : { sni: name }), common_tls_context: common },
+  };
 }
 
 export function adsBootstrap(o: AdsBootstrapOptions): JsonObject {
@@ -62,6 +96,7 @@ export function adsBootstrap(o: AdsBootstrapOptions): JsonObject {
               explicit_http_config: { http2_protocol_options: {} },
             },
           },
+          ...(o.tls ? { transport_socket: xdsTransportSocket(o.tls, hp.host) } : {}),
         },
       ],
     },
