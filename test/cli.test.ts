@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
+import { makeTestPki, type TestPki } from './helpers/pki.js';
 import { exampleConfigs, REPO_ROOT } from './helpers/repo.js';
 
 function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -17,11 +18,14 @@ function cli(...args: string[]): { status: number | null; stdout: string; stderr
 
 describe('shadowplane CLI', () => {
   let dir = '';
+  let pki: TestPki;
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'shadowplane-cli-'));
+    pki = await makeTestPki();
   });
   after(async () => {
     await rm(dir, { recursive: true, force: true });
+    await pki.remove();
   });
 
   it('validate passes every example config', () => {
@@ -94,6 +98,59 @@ clusters: [{ name: c, endpoints: ["127.0.0.1:1"] }]
     assert.match(r.stdout, /api_type: DELTA_GRPC/);
     assert.match(r.stdout, /id: "n"/);
     assert.match(r.stdout, /type: STRICT_DNS/);
+  });
+
+  it('bootstrap --xds-ca --xds-client-cert --xds-client-key puts the xDS cluster on mutual TLS, with absolute paths and a name to verify', () => {
+    const rel = (f: string): string => path.relative(REPO_ROOT, f);
+    const tlsOf = (args: string[]): Record<string, unknown> => {
+      const r = cli('bootstrap', '--xds', '127.0.0.1:18000', '--node-id', 'node-a', '--xds-ca', rel(pki.caFile), '--xds-client-cert', rel(pki.nodeA.certFile), '--xds-client-key', rel(pki.nodeA.keyFile), ...args);
+      assert.equal(r.status, 0, r.stderr);
+      const doc = parse(r.stdout) as { static_resources: { clusters: Array<{ name: string; transport_socket: { name: string; typed_config: Record<string, unknown> } }> } };
+      const socket = doc.static_resources.clusters.find((c) => c.name === 'shadowplane_xds')!.transport_socket;
+      assert.equal(socket.name, 'envoy.transport_sockets.tls');
+      return socket.typed_config;
+    };
+    assert.deepEqual(tlsOf([]), {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+      common_tls_context: {
+        alpn_protocols: ['h2'],
+        validation_context: { trusted_ca: { filename: pki.caFile }, match_typed_subject_alt_names: [{ san_type: 'IP_ADDRESS', matcher: { exact: '127.0.0.1' } }] },
+        tls_certificates: [{ certificate_chain: { filename: pki.nodeA.certFile }, private_key: { filename: pki.nodeA.keyFile } }],
+      },
+    });
+    const withSni = tlsOf(['--xds-sni', 'localhost']) as { sni: string; common_tls_context: { validation_context: unknown } };
+    assert.equal(withSni.sni, 'localhost');
+    assert.deepEqual((withSni.common_tls_context.validation_context as { match_typed_subject_alt_names: unknown }).match_typed_subject_alt_names, [{ san_type: 'DNS', matcher: { exact: 'localhost' } }]);
+  });
+
+  it('TLS and token flag mistakes are one clear line and exit 2', async () => {
+    const keyOfAnother = path.join(dir, 'mismatch');
+    const serve = ['serve', '--config', 'configs/sandbox.yaml', '--xds', '127.0.0.1:0', '--admin', '127.0.0.1:0'];
+    const server = ['--xds-tls-cert', pki.server.certFile, '--xds-tls-key', pki.server.keyFile];
+    await writeFile(path.join(dir, 'empty-token'), '\n');
+    const cases: Array<[string[], RegExp]> = [
+      [[...serve, '--xds-tls-cert', pki.server.certFile], /^shadowplane: --xds-tls-cert and --xds-tls-key go together\n/],
+      [[...serve, '--xds-client-ca', pki.caFile], /^shadowplane: --xds-client-ca needs --xds-tls-cert and --xds-tls-key\n/],
+      [[...serve, ...server, '--xds-node-identity', 'spiffe://x/{id}'], /^shadowplane: --xds-node-identity needs --xds-client-ca/],
+      [[...serve, ...server, '--xds-client-ca', pki.caFile, '--xds-node-identity', 'spiffe://x/{name}'], /^shadowplane: --xds-node-identity: unknown placeholder "\{name\}"/],
+      [[...serve, ...server, '--xds-client-ca', pki.caFile, '--xds-node-identity', 'spiffe://x/ns/*'], /^shadowplane: --xds-node-identity: node identity template "spiffe:\/\/x\/ns\/\*" must contain \{id\}/],
+      [[...serve, '--xds-tls-cert', keyOfAnother, '--xds-tls-key', pki.server.keyFile], /^shadowplane: cannot use .*mismatch as the xDS server certificate: ENOENT\n$/],
+      [[...serve, '--xds-tls-cert', pki.server.certFile, '--xds-tls-key', pki.nodeB.keyFile], /^shadowplane: cannot use .*node-b-key\.pem as the xDS server private key: the key does not belong to the certificate\n$/],
+      [[...serve, ...server, '--xds-client-ca', pki.server.keyFile], /^shadowplane: cannot use .*server-key\.pem as the CA for xDS client certificates: not a PEM certificate/],
+      [[...serve, '--admin-tls-key', pki.server.keyFile], /^shadowplane: --admin-tls-cert and --admin-tls-key go together\n/],
+      [[...serve, '--admin-read-token-file', path.join(dir, 'empty-token')], /^shadowplane: --admin-read-token-file .*empty-token is empty\n/],
+      [['bootstrap', '--xds', '127.0.0.1:1', '--node-id', 'x', '--xds-client-cert', pki.nodeA.certFile, '--xds-client-key', pki.nodeA.keyFile], /^shadowplane: --xds-client-cert needs --xds-ca/],
+      [['bootstrap', '--xds', '127.0.0.1:1', '--node-id', 'x', '--xds-ca', path.join(dir, 'nope.pem')], /^shadowplane: cannot use .*nope\.pem as the CA for the xDS server certificate: ENOENT\n$/],
+      [['proxy', '--xds', '127.0.0.1:1', '--node-id', 'x', '--xds-sni', 'cp'], /^shadowplane: --xds-sni needs --xds-ca/],
+      [['sandbox', '--mtls'], /^shadowplane: --mtls needs --envoy/],
+      [['status', '--admin', '127.0.0.1:1', '--admin-ca', pki.caFile], /^shadowplane: --admin-ca needs an https:\/\/ --admin address\n/],
+    ];
+    for (const [args, message] of cases) {
+      const r = cli(...args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.doesNotMatch(r.stderr, /\n\s+at |Error:/, `${args.join(' ')} printed a stack trace`);
+    }
   });
 
   it('usage errors exit 2 with the usage', () => {

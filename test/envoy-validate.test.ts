@@ -2,6 +2,7 @@
 // resources) and the ADS bootstrap that `shadowplane bootstrap` prints; and it does reject a broken one,
 // so these checks can fail.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,16 +13,21 @@ import { buildModel } from '../src/model/build.js';
 import { adsBootstrap, staticBootstrap } from '../src/translate/bootstrap.js';
 import { translate } from '../src/translate/resources.js';
 import { envoyValidate } from '../src/sandbox/envoy-process.js';
+import { parse } from 'yaml';
 import { requireEnvoy } from './helpers/envoy.js';
+import { makeTestPki, type TestPki } from './helpers/pki.js';
 import { exampleConfigs, REPO_ROOT } from './helpers/repo.js';
 
 describe('envoy --mode validate', () => {
   let dir = '';
+  let pki: TestPki;
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'shadowplane-validate-'));
+    pki = await makeTestPki();
   });
   after(async () => {
     await rm(dir, { recursive: true, force: true });
+    await pki.remove();
   });
 
   for (const config of exampleConfigs()) {
@@ -44,6 +50,27 @@ describe('envoy --mode validate', () => {
       const r = await envoyValidate(bin, b, dir, `ads-${delta}`);
       assert.ok(r.ok, r.output);
     }
+  });
+
+  it('accepts what `shadowplane bootstrap` prints for mutual TLS, with and without --xds-sni', async (t) => {
+    const bin = requireEnvoy(t);
+    if (!bin) return;
+    const tls = ['--xds-ca', pki.caFile, '--xds-client-cert', pki.nodeA.certFile, '--xds-client-key', pki.nodeA.keyFile];
+    for (const [name, extra] of [['ip', []], ['sni', ['--xds-sni', 'control-plane.example']], ['delta', ['--delta']]] as const) {
+      const out = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin/shadowplane.js'), 'bootstrap', '--xds', '127.0.0.1:18000', '--node-id', 'node-a', ...tls, ...extra], { encoding: 'utf8' });
+      assert.equal(out.status, 0, out.stderr);
+      const r = await envoyValidate(bin, parse(out.stdout), dir, `mtls-${name}`);
+      assert.ok(r.ok, `${name}: ${r.output}`);
+    }
+  });
+
+  it('rejects a TLS bootstrap whose certificate file is missing (validate reads the files)', async (t) => {
+    const bin = requireEnvoy(t);
+    if (!bin) return;
+    const b = adsBootstrap({ xds: '127.0.0.1:18000', nodeId: 'n', tls: { caFile: pki.caFile, certFile: path.join(dir, 'missing.pem'), keyFile: pki.nodeA.keyFile } });
+    const r = await envoyValidate(bin, b, dir, 'mtls-missing');
+    assert.equal(r.ok, false);
+    assert.match(r.output, /missing\.pem/);
   });
 
   it('rejects a route that mirrors to a cluster it does not have (the check can fail)', async (t) => {

@@ -2,7 +2,7 @@
 // and with real Envoy as the front proxy, plus a hot edit; and the docker-compose topology checked
 // against configs/sandbox.yaml and envoy/bootstrap.yaml.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -16,10 +16,12 @@ import { startSandbox } from './helpers/sandbox-process.js';
 const curl = (p: string, headers: Record<string, string> = {}) => httpGet(10000, p, { host: 'localhost:10000', ...headers });
 const settle = (): Promise<void> => sleep(400);
 
-for (const mode of ['builtin', 'envoy'] as const) {
-  describe(`sandbox walkthrough (${mode === 'envoy' ? 'real Envoy' : 'built-in engine'})`, () => {
+const MODE_NAMES = { builtin: 'built-in engine', envoy: 'real Envoy', 'envoy-mtls': 'real Envoy over mutual TLS' } as const;
+
+for (const mode of ['builtin', 'envoy', 'envoy-mtls'] as const) {
+  describe(`sandbox walkthrough (${MODE_NAMES[mode]})`, () => {
     it('every printed curl behaves as printed, and a hot edit shows on the next request', async (t) => {
-      if (mode === 'envoy' && !requireEnvoy(t)) return;
+      if (mode !== 'builtin' && !requireEnvoy(t)) return;
       const sb = await startSandbox(mode);
       try {
         assert.match(sb.output(), /curl localhost:10000\/service\/1\n/);
@@ -62,6 +64,40 @@ for (const mode of ['builtin', 'envoy'] as const) {
     });
   });
 }
+
+describe('sandbox --envoy --mtls', () => {
+  it('runs Envoy over mutual TLS with certificates it made, and the impostor command it prints is refused', async (t) => {
+    if (!requireEnvoy(t)) return;
+    const sb = await startSandbox('envoy-mtls');
+    let impostor: ChildProcess | undefined;
+    try {
+      const out = sb.output();
+      assert.match(out, /front proxy: real Envoy, ADS over mutual TLS/);
+      const dir = /a CA made for this run signed every certificate, in (\S+):/.exec(out)?.[1];
+      assert.ok(dir, out);
+      const bootstrap = parse(await readFile(path.join(dir, 'envoy-bootstrap.yaml'), 'utf8')) as { static_resources: { clusters: Array<{ transport_socket?: { typed_config: { common_tls_context: { tls_certificates: unknown[] } } } }> } };
+      assert.equal(bootstrap.static_resources.clusters[0]!.transport_socket!.typed_config.common_tls_context.tls_certificates.length, 1, 'Envoy presents a client certificate');
+      const status = async (): Promise<{ proxies: Array<{ nodeId: string; types: Record<string, { state: string }> }> }> => (await fetch('http://127.0.0.1:19000/status')).json() as never;
+      await waitFor('the front Envoy is SYNCED', async () => (await status()).proxies.some((p) => p.nodeId === 'sandbox-front' && ['CDS', 'LDS', 'RDS', 'EDS'].every((k) => p.types[k]?.state === 'SYNCED')));
+
+      // The printed impostor command, run as printed (node instead of npx).
+      const printed = /npx shadowplane (proxy [^\n]*\\\n[^\n]*)/.exec(out)?.[1];
+      assert.ok(printed, out);
+      const args = printed.replace(/\\\n/, ' ').trim().split(/\s+/);
+      impostor = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/shadowplane.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let log = '';
+      impostor.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+      impostor.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+      await waitFor('the impostor is refused', () => /PERMISSION_DENIED|not an identity of the client certificate/.test(log), 15_000);
+      const metrics = await (await fetch('http://127.0.0.1:19000/metrics')).text();
+      assert.match(metrics, /^shadowplane_xds_identity_rejections_total\{protocol="sotw",reason="identity_mismatch"\} [1-9]\d*$/m);
+      assert.equal((await status()).proxies.filter((p) => p.nodeId === 'sandbox-front').length, 1, 'only the real front proxy holds the node');
+    } finally {
+      impostor?.kill('SIGKILL');
+      assert.equal(await sb.stop(), 0, sb.output());
+    }
+  });
+});
 
 describe('docker-compose.yml', () => {
   const compose = async (): Promise<{ services: Record<string, { command?: string[]; ports?: string[]; volumes?: string[]; network_mode?: string; image?: string }> }> =>

@@ -3,9 +3,9 @@
 import { mkdir, mkdtemp, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import type { LoadOptions } from '../../src/config/load.js';
-import { startServer, type RunningServer } from '../../src/server/serve-process.js';
+import { startServer, type RunningServer, type ServerOptions } from '../../src/server/serve-process.js';
 
 export interface TestControlPlane extends RunningServer {
   readonly dir: string;
@@ -23,7 +23,7 @@ export type ConfigFiles = Readonly<Record<string, string>>;
 
 export async function startControlPlane(
   config: string | ConfigFiles,
-  o: { xdsPort?: number; dir?: string; token?: string; dataPlane?: 'builtin'; load?: LoadOptions } = {},
+  o: { xdsPort?: number; dir?: string; token?: string; dataPlane?: 'builtin'; load?: LoadOptions; server?: Partial<ServerOptions>; logger?: Logger } = {},
 ): Promise<TestControlPlane> {
   const dir = o.dir ?? (await mkdtemp(path.join(tmpdir(), 'shadowplane-cp-')));
   const folder = typeof config !== 'string';
@@ -34,7 +34,7 @@ export async function startControlPlane(
   } else {
     await writeFile(configFile, config);
   }
-  const logger = pino({ level: process.env.SHADOWPLANE_TEST_LOG ?? 'silent' });
+  const logger = o.logger ?? pino({ level: process.env.SHADOWPLANE_TEST_LOG ?? 'silent' });
   const server = await startServer(
     {
       configFile,
@@ -44,6 +44,7 @@ export async function startControlPlane(
       watch: true,
       ...(o.dataPlane === 'builtin' ? { builtinDataPlane: {} } : {}),
       ...(o.load ? { load: o.load } : {}),
+      ...o.server,
     },
     logger,
   );

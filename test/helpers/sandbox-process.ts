@@ -48,7 +48,10 @@ async function lockSandboxPorts(): Promise<() => Promise<void>> {
   }
 }
 
-export async function startSandbox(mode: 'builtin' | 'envoy'): Promise<Sandbox> {
+/** The front proxy: the built-in engine, real Envoy, or real Envoy over mutual TLS (`--envoy --mtls`). */
+export type SandboxMode = 'builtin' | 'envoy' | 'envoy-mtls';
+
+export async function startSandbox(mode: SandboxMode): Promise<Sandbox> {
   const unlock = await lockSandboxPorts();
   try {
     return await startLocked(mode, unlock);
@@ -58,11 +61,11 @@ export async function startSandbox(mode: 'builtin' | 'envoy'): Promise<Sandbox> 
   }
 }
 
-async function startLocked(mode: 'builtin' | 'envoy', unlock: () => Promise<void>): Promise<Sandbox> {
+async function startLocked(mode: SandboxMode, unlock: () => Promise<void>): Promise<Sandbox> {
   const dir = await mkdtemp(path.join(tmpdir(), 'shadowplane-sandbox-'));
   const configFile = path.join(dir, 'sandbox.yaml');
   await copyFile(path.join(REPO_ROOT, 'configs/sandbox.yaml'), configFile);
-  const args = [path.join(REPO_ROOT, 'bin/shadowplane.js'), 'sandbox', '--config', configFile, ...(mode === 'envoy' ? ['--envoy'] : [])];
+  const args = [path.join(REPO_ROOT, 'bin/shadowplane.js'), 'sandbox', '--config', configFile, ...{ builtin: [], envoy: ['--envoy'], 'envoy-mtls': ['--envoy', '--mtls'] }[mode]];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
