@@ -7,14 +7,13 @@ import { execFile, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { connect } from 'node:tls';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { AdminAccess, InsecureAdminError, isLoopbackHost } from '../src/server/admin-access.js';
 import { waitFor } from '../src/sandbox/wait.js';
 import { startControlPlane, type TestControlPlane } from './helpers/control-plane.js';
-import { makeTestPki, SERVER_REQUEST, type TestPki } from './helpers/pki.js';
+import { makeTestPki, servedCertificate, SERVER_REQUEST, type TestPki } from './helpers/pki.js';
 import { REPO_ROOT } from './helpers/repo.js';
 import type { PemFiles } from '../src/tls/local-ca.js';
 
@@ -114,14 +113,7 @@ describe('admin over HTTPS', () => {
   });
 
   it('picks up a new certificate written over its files, for new connections', async () => {
-    const served = (): Promise<string> =>
-      new Promise((resolve, reject) => {
-        const s = connect({ host: '127.0.0.1', port: cp.adminPort, ca: readFileSync(pki.caFile) }, () => {
-          resolve(s.getPeerCertificate().fingerprint256);
-          s.destroy();
-        });
-        s.on('error', reject);
-      });
+    const served = (): Promise<string> => servedCertificate(cp.adminPort, pki.caFile);
     const before = await served();
     const rotated = await pki.rotateServer(adminFiles);
     assert.notEqual(rotated, before);

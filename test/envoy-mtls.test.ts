@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { connect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { formatDocument } from '../src/envoy-api/document-format.js';
 import { TypeUrl } from '../src/envoy-api/type-urls.js';
@@ -19,7 +18,7 @@ import { startControlPlane, type TestControlPlane } from './helpers/control-plan
 import { requireEnvoy } from './helpers/envoy.js';
 import { httpGet } from './helpers/http-client.js';
 import { freePort } from './helpers/ports.js';
-import { fingerprint, makeTestPki, SERVER_REQUEST, type TestPki } from './helpers/pki.js';
+import { fingerprint, makeTestPki, servedCertificate, SERVER_REQUEST, type TestPki } from './helpers/pki.js';
 import { startRecordingBackend, type RecordingBackend } from './helpers/recording-backend.js';
 
 describe('real Envoy over mutual TLS', () => {
@@ -65,14 +64,7 @@ clusters:
   };
 
   /** The certificate the xDS port presents to a new TLS connection. */
-  const servedCertificate = (): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port: cp.xdsPort, ca: readFileSync(pki.caFile), cert: readFileSync(pki.nodeB.certFile), key: readFileSync(pki.nodeB.keyFile), ALPNProtocols: ['h2'] }, () => {
-        resolve(socket.getPeerCertificate().fingerprint256);
-        socket.destroy();
-      });
-      socket.on('error', reject);
-    });
+  const served = (): Promise<string> => servedCertificate(cp.xdsPort, pki.caFile, pki.nodeB);
 
   before(async () => {
     if (!findEnvoy()) return;
@@ -143,10 +135,10 @@ clusters:
     await waitFor('node-a SYNCED', () => synced('node-a'));
     const stream = record('node-a')!;
     const connections = (await stats(envoy!))['cluster.shadowplane_xds.upstream_cx_total'];
-    assert.equal(await servedCertificate(), fingerprint(readFileSync(serverFiles.certFile)));
+    assert.equal(await served(), fingerprint(readFileSync(serverFiles.certFile)));
 
     const rotated = await pki.rotateServer(serverFiles);
-    await waitFor('a new connection gets the new certificate', async () => (await servedCertificate()) === rotated, 10_000);
+    await waitFor('a new connection gets the new certificate', async () => (await served()) === rotated, 10_000);
 
     // The next config version reaches Envoy on the stream it already had.
     const mirrored = mirror.received.length;

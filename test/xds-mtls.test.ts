@@ -9,7 +9,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { connect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
@@ -20,7 +19,7 @@ import { sleep, waitFor } from '../src/sandbox/wait.js';
 import { nodeIdentityTemplate } from '../src/tls/node-identity.js';
 import { startControlPlane, type TestControlPlane } from './helpers/control-plane.js';
 import { httpGet } from './helpers/http-client.js';
-import { fingerprint, makeTestPki, SERVER_REQUEST, TRUST_DOMAIN, type TestPki } from './helpers/pki.js';
+import { fingerprint, makeTestPki, servedCertificate, SERVER_REQUEST, TRUST_DOMAIN, type TestPki } from './helpers/pki.js';
 import { freePort } from './helpers/ports.js';
 import { startRecordingBackend, type RecordingBackend } from './helpers/recording-backend.js';
 import { REPO_ROOT } from './helpers/repo.js';
@@ -82,17 +81,6 @@ function credentials(pki: TestPki, client: PemFiles | undefined): grpc.ChannelCr
 async function metric(cp: TestControlPlane, name: string, labels: Record<string, string> = {}): Promise<number> {
   const m = await cp.registry.getSingleMetric(name)?.get();
   return (m?.values ?? []).filter((v) => Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want)).reduce((s, v) => s + v.value, 0);
-}
-
-/** The certificate the server presents to a new TLS connection, as its SHA-256 fingerprint. */
-function servedCertificate(port: number, pki: TestPki): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port, ca: readFileSync(pki.caFile), cert: readFileSync(pki.nodeA.certFile), key: readFileSync(pki.nodeA.keyFile), ALPNProtocols: ['h2'] }, () => {
-      resolve(socket.getPeerCertificate().fingerprint256);
-      socket.destroy();
-    });
-    socket.on('error', reject);
-  });
 }
 
 const nodeA = { id: 'node-a', cluster: 'test' };
@@ -235,10 +223,10 @@ describe('rotating the xDS server certificate', () => {
       await waitFor('CDS', () => s.received.length === 1);
       s.askClusters(undefined, { version: s.received[0]!.version, nonce: s.received[0]!.nonce });
       const record = cp.controlPlane.ads.proxies.list().find((p) => p.node?.id === 'node-a')!;
-      assert.equal(await servedCertificate(cp.xdsPort, pki), fingerprint(readFileSync(server.certFile)));
+      assert.equal(await servedCertificate(cp.xdsPort, pki.caFile, pki.nodeA), fingerprint(readFileSync(server.certFile)));
 
       const rotated = await pki.rotateServer(server);
-      await waitFor('new connections get the new certificate', async () => (await servedCertificate(cp.xdsPort, pki)) === rotated, 10_000);
+      await waitFor('new connections get the new certificate', async () => (await servedCertificate(cp.xdsPort, pki.caFile, pki.nodeA)) === rotated, 10_000);
 
       await cp.edit(CONFIG.replace('127.0.0.1:3', '127.0.0.1:5').replace('name: ca,', 'name: ca2,').replace('cluster: ca }', 'cluster: ca2 }'));
       await waitFor('the update arrives on the established stream', () => s.received.some((r) => r.names.includes('ca2')), 10_000);
@@ -250,10 +238,10 @@ describe('rotating the xDS server certificate', () => {
   });
 
   it('a rotation to files that cannot be used keeps the last good certificate', async () => {
-    const before = await servedCertificate(cp.xdsPort, pki);
+    const before = await servedCertificate(cp.xdsPort, pki.caFile, pki.nodeA);
     await writeFile(server.keyFile, readFileSync(pki.nodeB.keyFile)); // a key that is not the certificate's
     await sleep(500);
-    assert.equal(await servedCertificate(cp.xdsPort, pki), before);
+    assert.equal(await servedCertificate(cp.xdsPort, pki.caFile, pki.nodeA), before);
   });
 });
 

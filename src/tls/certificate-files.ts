@@ -169,14 +169,17 @@ export class CertificateFiles implements CertificateProvider {
     }
   }
 
-  addIdentityCertificateListener(listener: IdentityListener): void {
-    this.identityListeners.add(listener);
+  /** Delivers what is current asynchronously, as grpc-js's own providers do: callers attach the listener before they are ready for it. */
+  private listen<U>(listeners: Set<(u: U | null) => void>, listener: (u: U | null) => void, current: U | undefined): void {
+    listeners.add(listener);
     this.watch();
-    // Asynchronously, as grpc-js's own providers do: callers attach the listener before they are ready for it.
-    const current = this.identity;
     process.nextTick(() => {
-      if (this.identityListeners.has(listener)) listener(current ?? null);
+      if (listeners.has(listener)) listener(current ?? null);
     });
+  }
+
+  addIdentityCertificateListener(listener: IdentityListener): void {
+    this.listen(this.identityListeners, listener, this.identity);
   }
 
   removeIdentityCertificateListener(listener: IdentityListener): void {
@@ -185,12 +188,7 @@ export class CertificateFiles implements CertificateProvider {
   }
 
   addCaCertificateListener(listener: CaListener): void {
-    this.caListeners.add(listener);
-    this.watch();
-    const current = this.ca;
-    process.nextTick(() => {
-      if (this.caListeners.has(listener)) listener(current ?? null);
-    });
+    this.listen(this.caListeners, listener, this.ca);
   }
 
   removeCaCertificateListener(listener: CaListener): void {

@@ -3,7 +3,9 @@
 // ids, an expired one, and one from another CA. Each client certificate names its node both ways the
 // default identity rule reads: DNS NODE and URI spiffe://shadowplane.test/node/NODE.
 import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { LocalCa, writePemFiles, type CertificateRequest, type PemFiles } from '../../src/tls/local-ca.js';
@@ -40,6 +42,18 @@ export const SERVER_REQUEST: CertificateRequest = { commonName: 'shadowplane con
 /** The SHA-256 fingerprint of a PEM certificate, as TLSSocket.getPeerCertificate() gives it. */
 export function fingerprint(certPem: string | Buffer): string {
   return new X509Certificate(certPem).fingerprint256;
+}
+
+/** The certificate a TLS server on loopback `port` presents to a new connection (its SHA-256 fingerprint), verified with `caFile`; `client` is presented when given. */
+export function servedCertificate(port: number, caFile: string, client?: PemFiles): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const identity = client ? { cert: readFileSync(client.certFile), key: readFileSync(client.keyFile) } : {};
+    const socket = connect({ host: '127.0.0.1', port, ca: readFileSync(caFile), ...identity, ALPNProtocols: ['h2', 'http/1.1'] }, () => {
+      resolve(socket.getPeerCertificate().fingerprint256);
+      socket.destroy();
+    });
+    socket.on('error', reject);
+  });
 }
 
 export async function makeTestPki(): Promise<TestPki> {
