@@ -1,9 +1,9 @@
 // ADS over mutual TLS, seen from hand-written clients with certificates made for this run: the
 // handshake refuses clients without a certificate the CA issued (missing, expired, another CA's); a
 // stream whose node is not an identity of its certificate is refused with PERMISSION_DENIED before
-// anything is sent, over SotW and delta alike, counted and logged; a later request cannot change a
-// stream's node; a node identity template; a server certificate rotated under live streams; and
-// `shadowplane proxy` as a client over mutual TLS.
+// anything is sent, over SotW and delta alike, counted and logged; CSDS tells a client only about the
+// nodes it may claim; a later request cannot change a stream's node; a node identity template; a
+// server certificate rotated under live streams; and `shadowplane proxy` as a client over mutual TLS.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -14,6 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { decodeDeltaDiscoveryResponse, decodeDiscoveryResponse, encodeDeltaDiscoveryRequest, encodeDiscoveryRequest } from '../src/envoy-api/discovery-codec.js';
 import { decodeTyped } from '../src/envoy-api/proto-json.js';
+import { envoyProtoRoot } from '../src/envoy-api/proto-root.js';
 import { TypeUrl } from '../src/envoy-api/type-urls.js';
 import { sleep, waitFor } from '../src/sandbox/wait.js';
 import { nodeIdentityTemplate } from '../src/tls/node-identity.js';
@@ -150,6 +151,28 @@ describe('ADS over mutual TLS (hand-written clients)', () => {
       assert.ok(await metric(cp, 'shadowplane_xds_identity_rejections_total', { protocol, reason: 'node_changed' }) >= 1);
     });
   }
+
+  it('CSDS on the same port tells a client only about the nodes its certificate may claim', async () => {
+    const a = open(pki.nodeA);
+    const b = open(pki.nodeB);
+    a.askClusters(nodeA);
+    b.askClusters(nodeB);
+    await waitFor('both served', () => a.received.length === 1 && b.received.length === 1);
+    const response = envoyProtoRoot().lookupType('envoy.service.status.v3.ClientStatusResponse');
+    const fetchStatus = (client: PemFiles): Promise<string[]> => {
+      const c = new grpc.Client(`127.0.0.1:${cp.xdsPort}`, credentials(pki, client));
+      return new Promise<string[]>((resolve, reject) => {
+        c.makeUnaryRequest('/envoy.service.status.v3.ClientStatusDiscoveryService/FetchClientStatus', (x: Buffer) => x, (x: Buffer) => x, Buffer.alloc(0), (e, r) => {
+          c.close();
+          if (e || !r) return reject(e);
+          const decoded = response.toObject(response.decode(r)) as { config?: Array<{ node: { id: string } }> };
+          resolve([...new Set((decoded.config ?? []).map((x) => x.node.id))].sort());
+        });
+      });
+    };
+    assert.deepEqual(await fetchStatus(pki.nodeA), ['node-a']);
+    assert.deepEqual(await fetchStatus(pki.nodeB), ['node-b']);
+  });
 
   it('a first request without a node is refused', async () => {
     const s = open(pki.nodeA);
