@@ -73,6 +73,9 @@ function read(file: string, what: string): Buffer {
   }
 }
 
+const UNREADABLE_IDENTITY = Buffer.from('unreadable certificate or key');
+const UNREADABLE_CA = Buffer.from('unreadable CA');
+
 export interface CertificateFilesOptions {
   /** For messages: `${role} certificate`, `${role} private key`. */
   readonly role: string;
@@ -91,6 +94,8 @@ export class CertificateFiles implements CertificateProvider {
   private readonly onIdentity = (u: IdentityUpdate | null): void => this.identityRead(u);
   private readonly onCa = (u: CaUpdate | null): void => this.caRead(u);
   private watching = false;
+  /** What was last refused, so that files left broken are reported once, not at every read. */
+  private refused: Buffer | undefined;
 
   /** Reads and checks the files once; throws TlsFileError when they cannot be used. */
   constructor(
@@ -133,25 +138,33 @@ export class CertificateFiles implements CertificateProvider {
 
   private identityRead(u: IdentityUpdate | null): void {
     const files = `${this.files.certFile} and ${this.files.keyFile}`;
-    if (!u) return this.o.logger?.warn({ files }, `cannot read the ${this.o.role} certificate or key; keeping the previous ones`);
+    if (!u) return this.refuse(UNREADABLE_IDENTITY, { files }, `cannot read the ${this.o.role} certificate or key; keeping the previous ones`);
     if (this.identity && u.certificate.equals(this.identity.certificate) && u.privateKey.equals(this.identity.privateKey)) return;
     const p = pairProblem(u.certificate, u.privateKey);
     // A rotation that replaces the two files one after the other is caught in between: the next read settles it.
-    if (p) return this.o.logger?.warn({ files, problem: p.problem }, `the new ${this.o.role} certificate and key cannot be used; keeping the previous ones`);
+    if (p) return this.refuse(Buffer.concat([u.certificate, u.privateKey]), { files, problem: p.problem }, `the new ${this.o.role} certificate and key cannot be used; keeping the previous ones`);
     this.identity = u;
+    this.refused = undefined;
     const cert = new X509Certificate(u.certificate);
     this.o.logger?.info({ files, serial: cert.serialNumber, subject: cert.subject, validTo: cert.validTo }, `${this.o.role} certificate reloaded`);
     for (const l of this.identityListeners) l(u);
   }
 
   private caRead(u: CaUpdate | null): void {
-    if (!u) return this.o.logger?.warn({ file: this.files.caFile }, `cannot read the ${this.caRole}; keeping the previous ones`);
+    if (!u) return this.refuse(UNREADABLE_CA, { file: this.files.caFile }, `cannot read the ${this.caRole}; keeping the previous ones`);
     if (this.ca && u.caCertificate.equals(this.ca.caCertificate)) return;
     const p = caProblem(u.caCertificate);
-    if (p) return this.o.logger?.warn({ file: this.files.caFile, problem: p }, `the new ${this.caRole} cannot be used; keeping the previous ones`);
+    if (p) return this.refuse(u.caCertificate, { file: this.files.caFile, problem: p }, `the new ${this.caRole} cannot be used; keeping the previous ones`);
     this.ca = u;
+    this.refused = undefined;
     this.o.logger?.info({ file: this.files.caFile }, `${this.caRole} reloaded`);
     for (const l of this.caListeners) l(u);
+  }
+
+  private refuse(content: Buffer, fields: object, message: string): void {
+    if (this.refused?.equals(content)) return;
+    this.refused = content;
+    this.o.logger?.warn(fields, message);
   }
 
   /** The watcher polls the files only while someone listens. */
