@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { makeTestPki, type TestPki } from './helpers/pki.js';
-import { exampleConfigs, REPO_ROOT } from './helpers/repo.js';
+import { exampleConfigs, importExamples, REPO_ROOT } from './helpers/repo.js';
 
 function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin/shadowplane.js'), ...args], { cwd: REPO_ROOT, encoding: 'utf8' });
@@ -178,6 +178,16 @@ clusters: [{ name: c, endpoints: ["127.0.0.1:1"] }]
     // Files given one by one are read as one set.
     const files = ['gateway.yaml', 'httproute.yaml', 'backend-2.yaml', 'endpointslices.yaml'].map((f) => path.join(seed, f));
     assert.equal(cli('convert', ...files, '--listen-address', '127.0.0.1').stdout.split('\n').slice(1).join('\n'), r.stdout.split('\n').slice(1).join('\n'));
+  });
+
+  it('validate reads every imported-format example folder, each detected as its format', () => {
+    const examples = importExamples();
+    for (const e of examples) {
+      const r = cli('validate', e.dir, '--from', e.format);
+      assert.equal(r.status, 0, `${e.dir}: ${r.stderr}`);
+      assert.match(r.stdout, new RegExp(`^${e.dir}: ok \\(\\d+ listeners, \\d+ routes, \\d+ clusters`));
+      assert.doesNotMatch(r.stderr, /\[SP0\d\d\]/, 'warnings only');
+    }
   });
 
   it('convert: errors to stderr with file:line:col and exit 1; --from another format exits 1; bad flags exit 2', async () => {

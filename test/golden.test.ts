@@ -62,7 +62,7 @@ describe('golden resources per example config', () => {
 
 describe('golden conversions per imported-format example: documents → shadowplane config → Envoy resources', () => {
   const examples = importExamples();
-  it('covers Gateway API and Istio', () => assert.deepEqual([...new Set(examples.map((e) => e.format))], ['gateway-api', 'istio']));
+  it('covers APISIX, Gateway API and Istio', () => assert.deepEqual([...new Set(examples.map((e) => e.format))], ['apisix', 'gateway-api', 'istio']));
 
   for (const e of examples) {
     it(`${e.format}/${e.name}`, async () => {

@@ -12,7 +12,7 @@ function annotate(node: Node | null | undefined, value: unknown, origins: Import
   if (at) {
     const { line } = positionOf(at.source.doc, at.source.lines, at.path);
     const where = [at.resource, at.shown.length > 0 ? formatPath(at.shown) : undefined].filter((s) => s !== undefined).join(' ');
-    node.commentBefore = ` from ${where} (${at.source.file}:${line})`;
+    node.commentBefore = where === '' ? ` from ${at.source.file}:${line}` : ` from ${where} (${at.source.file}:${line})`;
   }
   if (isSeq(node) && Array.isArray(value)) node.items.forEach((item, i) => annotate(item as Node, value[i], origins));
   else if (isMap(node)) {

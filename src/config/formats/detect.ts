@@ -18,7 +18,7 @@ const APISIX_STANDALONE_KEYS = new Set([
   'stream_routes', 'protos', 'plugin_metadata', 'secrets', 'apisix', 'deployment', 'nginx_config', 'discovery', 'plugins',
   'stream_plugins', 'graphql', 'wasm', 'xrpc', 'ext-plugin',
 ]);
-const APISIX_MARKER_KEYS = ['routes', 'upstreams', 'services', 'plugin_attr'];
+const APISIX_MARKER_KEYS = ['routes', 'upstreams', 'services', 'plugin_attr', 'apisix', 'deployment'];
 const ADMIN_ROUTE_KEYS = ['uri', 'uris'];
 
 function isObject(v: unknown): v is Record<string, unknown> {

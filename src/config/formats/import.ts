@@ -9,6 +9,7 @@ import { DEFAULT_LISTEN_ADDRESS, type ImportContext, type ListenAddress } from '
 import { detectLayout, type SourceFormat } from './detect.js';
 import { ImportProblems } from './fields.js';
 import { ENVOY_GATEWAY_GROUP, GATEWAY_API, GATEWAY_API_GROUP, GatewayApiImport } from './gateway-api.js';
+import { ApisixImport } from './apisix.js';
 import { ImportedConfig } from './imported-config.js';
 import { ISTIO, ISTIO_GROUP, IstioImport } from './istio.js';
 import { KUBERNETES, readKubeObject, ServiceRegistry, type KubeObject } from './kubernetes.js';
@@ -62,6 +63,7 @@ class Importer {
   private readonly ctx: ImportContext;
   private readonly gateway: GatewayApiImport;
   private readonly istio: IstioImport;
+  private readonly apisix: ApisixImport;
   /** Where the config as a whole is said to come from (problems with no better place). */
   first: SourceRef | undefined;
 
@@ -69,6 +71,7 @@ class Importer {
     this.ctx = { problems: this.problems, out: this.out, services: this.services, listen: o.listen ?? DEFAULT_LISTEN_ADDRESS };
     this.gateway = new GatewayApiImport(this.ctx);
     this.istio = new IstioImport(this.ctx);
+    this.apisix = new ApisixImport(this.ctx);
   }
 
   private wrongFormat(at: SourceRef, what: string, format: SourceFormat): boolean {
@@ -85,8 +88,7 @@ class Importer {
         return this.readKube(object);
       case 'apisix':
         if (this.wrongFormat(object.at, 'an APISIX configuration', 'apisix')) return;
-        this.problems.add(object.at, ProblemCode.IMPORT_UNKNOWN_KIND, 'APISIX configurations are not read yet');
-        return;
+        return this.apisix.read(object, detected);
       case 'shadowplane':
         this.problems.add(
           object.at,
@@ -146,6 +148,7 @@ class Importer {
   finish(): ImportResult {
     this.gateway.build();
     this.istio.build();
+    this.apisix.build();
     if (this.problems.errorCount > 0) return { ok: false, problems: sortProblems(this.problems.items) };
     const config = this.out.toConfig();
     if (config.listeners.length === 0) {

@@ -1,0 +1,120 @@
+// What the APISIX import refuses or warns about, each problem at the file's line:col with the route,
+// upstream or service it belongs to and the field path.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { importFiles, itFindsEach, problemLines } from './helpers/import-text.js';
+
+/** An apisix.yaml with one route whose body is `route` (indented under `- id: r`). */
+function apisix(route: string, more = ''): string {
+  return `routes:
+  - id: r
+    uri: /get
+${route}${more}`;
+}
+
+const UPSTREAM = '    upstream: { nodes: { "10.0.0.1:80": 1 } }\n';
+
+function lines(text: string, more: Record<string, string> = {}): string[] {
+  return problemLines(importFiles({ 'apisix.yaml': text, ...more }));
+}
+
+describe('APISIX import: accepted', () => {
+  it("config.yaml's node_listen is the listener's port unless --listen-address gives one; a node without a port is on the scheme's", () => {
+    const files = { 'apisix.yaml': apisix('    upstream: { scheme: https, nodes: { "backend.example": 1 }, timeout: { connect: 3, send: 5, read: 10 } }\n'), 'config.yaml': 'apisix:\n  node_listen: 9180\n  enable_ipv6: false\n' };
+    const r = importFiles(files);
+    assert.ok(r.ok, problemLines(r).join('\n'));
+    assert.equal(r.config.listeners[0]!.address, '127.0.0.1:9180');
+    assert.deepEqual(r.config.clusters, [
+      { name: 'apisix.route.r', endpoints: ['backend.example:443'], type: 'strict_dns', connect_timeout: '3s', max_stream_duration: '10s', tls: { sni: 'backend.example' } },
+    ]);
+    assert.deepEqual(problemLines(r), [
+      `config.yaml:3:3 apisix.enable_ipv6: warning: "enable_ipv6" is ignored: one of APISIX's process settings, not routing [SP103]`,
+    ]);
+    const pinned = importFiles(files, { listen: { host: '127.0.0.1', port: 19080 } });
+    assert.ok(pinned.ok);
+    assert.equal(pinned.config.listeners[0]!.address, '127.0.0.1:19080');
+  });
+
+  it('warnings: a disabled route, health checks, a balancer other than round robin, a sample ratio finer than a millionth', () => {
+    const r = importFiles({
+      'apisix.yaml': apisix(
+        `    upstream: { type: least_conn, nodes: { "10.0.0.1:80": 1 }, checks: { active: { http_path: /health } } }
+    plugins: { proxy-mirror: { host: "http://10.0.0.9", sample_ratio: 0.1234567 } }
+  - { id: off, uri: /off, status: 0, upstream: { nodes: { "10.0.0.1:80": 1 } } }
+`,
+      ),
+    });
+    assert.ok(r.ok, problemLines(r).join('\n'));
+    assert.deepEqual(problemLines(r), [
+      'apisix.yaml:4:23 route/r: upstream.type: warning: type least_conn: shadowplane balances round robin [SP104]',
+      'apisix.yaml:4:64 route/r: upstream.checks: warning: "checks" is ignored: shadowplane does not health-check; every node keeps getting traffic [SP103]',
+      "apisix.yaml:5:71 route/r: plugins.proxy-mirror.sample_ratio: warning: sample_ratio 0.1234567 is mirrored as 12.3457% (Envoy's finest share is one in a million) [SP104]",
+      'apisix.yaml:6:35 route/off: status: warning: status 0: the route is disabled and is not served [SP103]',
+    ]);
+  });
+});
+
+describe('APISIX import: refused, each problem where it is written', () => {
+  itFindsEach([
+    [
+      "proxy-mirror's path (Envoy cannot change a copy's path)",
+      () => lines(apisix(`${UPSTREAM}    plugins: { proxy-mirror: { host: "http://10.0.0.9", path: /mirror, path_concat_mode: prefix } }\n`)),
+      /^apisix\.yaml:5:57 route\/r: plugins\.proxy-mirror\.path: path: Envoy's RequestMirrorPolicy cannot change the copy's path, .* \[SP014\]$/,
+    ],
+    [
+      'a plugin other than proxy-mirror',
+      () => lines(apisix(`${UPSTREAM}    plugins: { limit-count: { count: 2, time_window: 60 } }\n`)),
+      /^apisix\.yaml:5:16 route\/r: plugins\.limit-count: plugin limit-count: shadowplane runs proxy-mirror only \[SP014\]$/,
+    ],
+    [
+      'a route matching on vars',
+      () => lines(apisix(`${UPSTREAM}    vars: [["arg_name", "==", "json"]]\n`)),
+      /^apisix\.yaml:5:5 route\/r: vars: vars: shadowplane matches on uri, host and method \[SP014\]$/,
+    ],
+    [
+      'an upstream_id that is not defined',
+      () => lines(apisix('    upstream_id: nope\n')),
+      /^apisix\.yaml:4:18 route\/r: upstream_id: BackendNotFound: upstream nope not found \[SP016\]$/,
+    ],
+    [
+      'a sample ratio out of range',
+      () => lines(apisix(`${UPSTREAM}    plugins: { proxy-mirror: { host: "http://10.0.0.9", sample_ratio: 0 } }\n`)),
+      /plugins\.proxy-mirror\.sample_ratio: sample_ratio is from 0\.00001 to 1, got 0 \[SP021\]$/,
+    ],
+    [
+      'a mirror host with a path',
+      () => lines(apisix(`${UPSTREAM}    plugins: { proxy-mirror: { host: "http://10.0.0.9/x" } }\n`)),
+      /plugins\.proxy-mirror\.host: "http:\/\/10\.0\.0\.9\/x" is not scheme:\/\/host\[:port\] .* \[SP021\]$/,
+    ],
+    [
+      'consistent hashing',
+      () => lines(apisix('    upstream: { type: chash, hash_on: header, key: x, nodes: { "10.0.0.1:80": 1 } }\n')),
+      /upstream\.type: type chash \(consistent hashing\): shadowplane balances round robin \[SP014\]$/,
+    ],
+    [
+      'retries',
+      () => lines(apisix('    upstream: { retries: 2, nodes: { "10.0.0.1:80": 1 } }\n')),
+      /upstream\.retries: retries: shadowplane makes one attempt \(set retries: 0\) \[SP014\]$/,
+    ],
+    [
+      'global rules',
+      () => lines(apisix(UPSTREAM, 'global_rules: [{ id: 1, plugins: { prometheus: {} } }]\n')),
+      /^apisix\.yaml:5:1 global_rules: field "global_rules" is not supported by shadowplane's APISIX import \[SP014\]$/,
+    ],
+    [
+      'a "*" inside a uri',
+      () => lines(apisix(UPSTREAM).replace('uri: /get', 'uri: /a/*/b')),
+      /route\/r: uri: uri "\/a\/\*\/b": "\*" only at the end \(a prefix\) \[SP014\]$/,
+    ],
+    [
+      'a router other than radixtree_host_uri',
+      () => lines(apisix(UPSTREAM), { 'config.yaml': 'apisix:\n  router:\n    http: radixtree_uri\n' }),
+      /^config\.yaml:3:5 apisix\.router\.http: router radixtree_uri: shadowplane routes as radixtree_host_uri .* \[SP014\]$/,
+    ],
+    [
+      '--from gateway-api on an APISIX configuration',
+      () => problemLines(importFiles({ 'apisix.yaml': apisix(UPSTREAM) }, { from: 'gateway-api' })),
+      /^apisix\.yaml:1:1: an APISIX configuration is apisix, not gateway-api \(--from gateway-api\) \[SP015\]$/,
+    ],
+  ]);
+});
