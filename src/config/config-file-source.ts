@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { statSync, watch, type FSWatcher } from 'node:fs';
 import { readdir, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { IncrementalParser } from './fast-parse.js';
 import { isConfigFileName } from './formats/source.js';
 import { loadConfigPath, parseConfigText, type LoadOptions, type LoadResult } from './load.js';
 import type { ConfigProblem } from './problems.js';
@@ -46,8 +47,24 @@ function isDirectory(p: string): boolean {
   }
 }
 
-function hashText(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+/** Each entry's JSON, kept while the entry object lives: an edit re-serializes only the entries it changed. */
+const entryJson = new WeakMap<object, string>();
+
+/** What the config means, as a hash: a reformatted file, or the watcher seeing our own write, hashes the same. */
+function configHash(config: ConfigFile): string {
+  const h = createHash('sha256');
+  for (const [key, list] of Object.entries(config) as Array<[string, readonly object[]]>) {
+    h.update(`${key}\0`);
+    for (const entry of list) {
+      let json = entryJson.get(entry);
+      if (json === undefined) {
+        json = JSON.stringify(entry);
+        entryJson.set(entry, json);
+      }
+      h.update(json).update('\0');
+    }
+  }
+  return h.digest('hex').slice(0, 16);
 }
 
 export class ConfigFileSource extends EventEmitter<SourceEvents> {
@@ -59,6 +76,8 @@ export class ConfigFileSource extends EventEmitter<SourceEvents> {
   /** The watched file was empty when last read; it gets one more look before being rejected. */
   private emptySeen = false;
   private acceptedHash: string | undefined;
+  /** Keeps the parts of the last text, so an edit is parsed and checked in proportion to its size. */
+  private readonly fast = new IncrementalParser();
   /** Reloads run one at a time, so two quick edits cannot apply out of order. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -77,7 +96,7 @@ export class ConfigFileSource extends EventEmitter<SourceEvents> {
 
   /** Reads the file (or folder) now; resolves with what happened. */
   reload(reason: string): Promise<LoadResult> {
-    const run = this.queue.then(async () => this.apply(await loadConfigPath(this.file, this.options), reason, false));
+    const run = this.queue.then(async () => this.apply(await loadConfigPath(this.file, this.options, this.fast), reason, false));
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -89,7 +108,7 @@ export class ConfigFileSource extends EventEmitter<SourceEvents> {
    */
   replace(text: string, reason: string, origin: string): Promise<LoadResult> {
     const run = this.queue.then(async () => {
-      const result = this.apply(parseConfigText(text, origin, this.options), reason, true);
+      const result = this.apply(parseConfigText(text, origin, this.options, this.fast), reason, true);
       if (result.ok) {
         const tmp = path.join(path.dirname(this.file), `.${path.basename(this.file)}.${process.pid}.tmp`);
         await writeFile(tmp, text);
@@ -106,8 +125,7 @@ export class ConfigFileSource extends EventEmitter<SourceEvents> {
       this.emit('rejected', result.problems, reason);
       return result;
     }
-    // Hash what the text means, so a reformatted file or the watcher seeing our own write is a no-op.
-    const hash = hashText(JSON.stringify(result.config));
+    const hash = configHash(result.config);
     if (!force && hash === this.acceptedHash) return result;
     const accepted: AcceptedConfig = { config: result.config, warnings: result.warnings, hash, reason };
     const problems = this.accept(accepted);

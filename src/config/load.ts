@@ -1,7 +1,6 @@
 // Reads a config file: YAML syntax, then schema, then cross-references. Every problem carries
 // file:line:col found through the yaml package's LineCounter. The result is all or nothing.
 import { readFile, stat } from 'node:fs/promises';
-import { CORE_SCHEMA, load as fastLoad } from 'js-yaml';
 import { LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { detectLayout } from './formats/detect.js';
 import { importDocuments, type ImportOptions } from './formats/import.js';
@@ -12,6 +11,7 @@ import { ProblemCode, type ConfigProblem, type FieldPath, type UnplacedProblem }
 import { schemaProblems } from './schema-problems.js';
 import { configSchema, type ConfigFile } from './schema.js';
 import { checkSemantics } from './semantic.js';
+import { parseClean, type IncrementalParser } from './fast-parse.js';
 
 export type LoadResult =
   | {
@@ -29,32 +29,6 @@ export type LoadOptions = ImportOptions;
 function place(file: string, doc: Document, lines: LineCounter, p: UnplacedProblem): ConfigProblem {
   const { line, col } = positionOf(doc, lines, p.path, p.atKey);
   return { code: p.code, severity: p.severity, file, line, col, path: p.path, message: p.message };
-}
-
-/** True when some object or array is reachable twice: YAML aliases, which the careful path limits. */
-function sharesNodes(value: unknown, seen = new Set<object>()): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  if (seen.has(value)) return true;
-  seen.add(value);
-  return Object.values(value).some((v) => sharesNodes(v, seen));
-}
-
-/**
- * The fast path: js-yaml (YAML 1.2 core schema, duplicate keys rejected) parses a large file several
- * times faster than the yaml package's Document. It only ever accepts: any error, warning or alias
- * sends the file through the careful path, which alone decides what is wrong and where.
- */
-function parseClean(text: string): ConfigFile | undefined {
-  let raw: unknown;
-  try {
-    raw = fastLoad(text, { schema: CORE_SCHEMA, json: false });
-  } catch {
-    return undefined;
-  }
-  if (sharesNodes(raw)) return undefined;
-  const parsed = configSchema.safeParse(raw);
-  if (!parsed.success || checkSemantics(parsed.data).length > 0) return undefined;
-  return parsed.data;
 }
 
 /** Aliases whose anchor is not defined before them: the yaml package parses them, then throws on use. */
@@ -114,10 +88,10 @@ export function parseCarefully(text: string, file: string): LoadResult {
  * Config text of any supported format. shadowplane's own YAML keeps its fast path and its messages;
  * Kubernetes objects (Gateway API, Istio) and APISIX configurations are imported.
  */
-export function parseConfigText(text: string, file: string, o: LoadOptions = {}): LoadResult {
+export function parseConfigText(text: string, file: string, o: LoadOptions = {}, fast?: IncrementalParser): LoadResult {
   const own = o.from === undefined || o.from === 'shadowplane';
   if (own) {
-    const clean = parseClean(text);
+    const clean = fast ? fast.parse(text) : parseClean(text);
     if (clean) return { ok: true, config: clean, warnings: [] };
   }
   const { documents, problems } = parseSourceDocuments({ file, text });
@@ -136,14 +110,15 @@ function isOwnLayout(d: SourceDocument | undefined): boolean {
 }
 
 /** A config file, or a folder whose files (all of them, any format) make one config. */
-export async function loadConfigPath(target: string, o: LoadOptions = {}): Promise<LoadResult> {
+/** `fast`: a parser kept across reloads of the same file, so an edit is parsed and checked in proportion to its size. */
+export async function loadConfigPath(target: string, o: LoadOptions = {}, fast?: IncrementalParser): Promise<LoadResult> {
   let isDir = false;
   try {
     isDir = (await stat(target)).isDirectory();
   } catch {
     // loadConfigFile reports it
   }
-  return isDir ? loadConfigSet([target], o) : loadConfigFile(target, o);
+  return isDir ? loadConfigSet([target], o) : loadConfigFile(target, o, fast);
 }
 
 /**
@@ -165,7 +140,7 @@ export async function loadConfigSet(targets: readonly string[], o: LoadOptions =
   return importDocuments(documents, o);
 }
 
-export async function loadConfigFile(file: string, o: LoadOptions = {}): Promise<LoadResult> {
+export async function loadConfigFile(file: string, o: LoadOptions = {}, fast?: IncrementalParser): Promise<LoadResult> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -173,5 +148,5 @@ export async function loadConfigFile(file: string, o: LoadOptions = {}): Promise
     const message = `cannot read file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
     return { ok: false, problems: [{ code: ProblemCode.FILE_READ, severity: 'error', file, line: 0, col: 0, path: [], message }] };
   }
-  return parseConfigText(text, file, o);
+  return parseConfigText(text, file, o, fast);
 }

@@ -170,10 +170,19 @@ const clusterSchema = z.strictObject({
     .optional(),
 });
 
+/** A top-level list: at least one entry. */
+const atLeastOne = <T extends z.ZodType>(entry: T) => z.array(entry).min(1);
+
+/** The file's top-level keys and the schema of one entry of each (the fast path checks entries one by one). */
+export const CONFIG_SECTIONS = { listeners: listenerSchema, clusters: clusterSchema } as const;
+
 export const configSchema = z.strictObject({
-  listeners: z.array(listenerSchema).min(1),
-  clusters: z.array(clusterSchema).min(1),
+  listeners: atLeastOne(CONFIG_SECTIONS.listeners),
+  clusters: atLeastOne(CONFIG_SECTIONS.clusters),
 });
+
+/** configSchema with its entries taken as already checked: the rules of the top level alone. */
+export const configSkeletonSchema = z.strictObject(Object.fromEntries(Object.keys(CONFIG_SECTIONS).map((k) => [k, atLeastOne(z.unknown())])));
 
 export type ConfigFile = z.infer<typeof configSchema>;
 export type ListenerConfig = z.infer<typeof listenerSchema>;

@@ -6,7 +6,8 @@ import { compileRegexRewrite, compileSafeRegex } from '../safe-regex/safe-regex.
 import { isIpLiteral, isWildcardAddress, parseHostPort } from './address.js';
 import { error, ProblemCode, warning, type FieldPath, type UnplacedProblem } from './problems.js';
 import { defaultRuntimeKey, mirrorTargetName, routeKey, type MirrorScope } from './runtime-keys.js';
-import type { ClusterConfig, ConfigFile, HeaderChangesConfig, HeaderListConfig, MirrorConfig, RouteConfig } from './schema.js';
+import { GenerationMemo } from '../memo/generation-memo.js';
+import type { ClusterConfig, ConfigFile, HeaderChangesConfig, HeaderListConfig, ListenerConfig, MirrorConfig, RouteConfig } from './schema.js';
 
 /** Seed 000's warning, quoted where a header may pick the mirror cluster without an allowlist. */
 export const HEADER_TRUST_WARNING =
@@ -217,57 +218,124 @@ function overlaps(a: string, b: string): boolean {
   return a === b || isWildcardAddress(a) || isWildcardAddress(b);
 }
 
+/** The listener's address, which no other listener may share a port with. */
+function checkListenerAddress(l: ListenerConfig, lp: FieldPath, bound: Array<{ host: string; port: number; path: FieldPath }>, out: ProblemList): void {
+  const hp = parseHostPort(l.address);
+  if (!hp) {
+    out.add(error(ProblemCode.BAD_ADDRESS, [...lp, 'address'], `"${l.address}" is not host:port`));
+  } else if (!isIpLiteral(hp.host)) {
+    out.add(error(ProblemCode.BAD_ADDRESS, [...lp, 'address'], `listener address "${hp.host}" must be an IP address`));
+  } else {
+    const clash = bound.find((b) => b.port === hp.port && overlaps(b.host, hp.host));
+    if (clash) {
+      out.add(error(ProblemCode.PORT_CONFLICT, [...lp, 'address'], `port ${hp.port} is already taken by ${formatShort(clash.path)}`));
+    }
+    bound.push({ ...hp, path: lp });
+  }
+}
+
+/** Everything about one listener but its address: mirrors, virtual hosts, domains, routes. */
+function checkListenerRoutes(l: ListenerConfig, lp: FieldPath, walk: MirrorWalk, out: ProblemList): void {
+  checkMirrors(l.mirrors, [...lp, 'mirrors'], { listener: l.name }, walk, out);
+  checkUnique(l.virtual_hosts.map((v, vi) => ({ name: v.name, path: [...lp, 'virtual_hosts', vi, 'name'] })), 'virtual host', out);
+  checkUnique(
+    l.virtual_hosts.flatMap((v, vi) => v.domains.map((d, di) => ({ name: d.toLowerCase(), path: [...lp, 'virtual_hosts', vi, 'domains', di] }))),
+    'domain',
+    out,
+  );
+  l.virtual_hosts.forEach((v, vi) => {
+    const vp: FieldPath = [...lp, 'virtual_hosts', vi];
+    checkMirrors(v.mirrors, [...vp, 'mirrors'], { listener: l.name, virtualHost: v.name }, walk, out);
+    checkUnique(v.routes.map((r, ri) => ({ name: r.name, path: [...vp, 'routes', ri, 'name'] })), 'route', out);
+    v.routes.forEach((r, ri) =>
+      checkRoute(r, [...vp, 'routes', ri], { listener: l.name, virtualHost: v.name, route: routeKey(r.name, ri) }, walk, out),
+    );
+  });
+}
+
+function newWalk(clusters: readonly ClusterConfig[]): MirrorWalk {
+  return { clusters: new Set(clusters.map((c) => c.name)), runtimeKeys: new Map(), unrestrictedHeaderMirror: false, used: new Set() };
+}
+
+function checkUnusedClusters(clusters: readonly ClusterConfig[], walk: Pick<MirrorWalk, 'unrestrictedHeaderMirror' | 'used'>, out: ProblemList): void {
+  if (walk.unrestrictedHeaderMirror) return;
+  clusters.forEach((c, i) => {
+    if (!walk.used.has(c.name)) {
+      out.add(warning(ProblemCode.UNUSED_CLUSTER, ['clusters', i, 'name'], `cluster "${c.name}" is not used by any route or mirror`));
+    }
+  });
+}
+
 /** Every cross-reference and range problem in a schema-valid file. */
 export function checkSemantics(config: ConfigFile): UnplacedProblem[] {
   const out = new ProblemList();
   checkUnique(config.clusters.map((c, i) => ({ name: c.name, path: ['clusters', i, 'name'] })), 'cluster', out);
   checkUnique(config.listeners.map((l, i) => ({ name: l.name, path: ['listeners', i, 'name'] })), 'listener', out);
   config.clusters.forEach((c, i) => checkCluster(c, ['clusters', i], out));
-
-  const walk: MirrorWalk = {
-    clusters: new Set(config.clusters.map((c) => c.name)),
-    runtimeKeys: new Map(),
-    unrestrictedHeaderMirror: false,
-    used: new Set(),
-  };
+  const walk = newWalk(config.clusters);
   const bound: Array<{ host: string; port: number; path: FieldPath }> = [];
   config.listeners.forEach((l, li) => {
-    const lp: FieldPath = ['listeners', li];
-    const hp = parseHostPort(l.address);
-    if (!hp) {
-      out.add(error(ProblemCode.BAD_ADDRESS, [...lp, 'address'], `"${l.address}" is not host:port`));
-    } else if (!isIpLiteral(hp.host)) {
-      out.add(error(ProblemCode.BAD_ADDRESS, [...lp, 'address'], `listener address "${hp.host}" must be an IP address`));
-    } else {
-      const clash = bound.find((b) => b.port === hp.port && overlaps(b.host, hp.host));
-      if (clash) {
-        out.add(error(ProblemCode.PORT_CONFLICT, [...lp, 'address'], `port ${hp.port} is already taken by ${formatShort(clash.path)}`));
-      }
-      bound.push({ ...hp, path: lp });
-    }
-    checkMirrors(l.mirrors, [...lp, 'mirrors'], { listener: l.name }, walk, out);
-    checkUnique(l.virtual_hosts.map((v, vi) => ({ name: v.name, path: [...lp, 'virtual_hosts', vi, 'name'] })), 'virtual host', out);
-    checkUnique(
-      l.virtual_hosts.flatMap((v, vi) => v.domains.map((d, di) => ({ name: d.toLowerCase(), path: [...lp, 'virtual_hosts', vi, 'domains', di] }))),
-      'domain',
-      out,
-    );
-    l.virtual_hosts.forEach((v, vi) => {
-      const vp: FieldPath = [...lp, 'virtual_hosts', vi];
-      checkMirrors(v.mirrors, [...vp, 'mirrors'], { listener: l.name, virtualHost: v.name }, walk, out);
-      checkUnique(v.routes.map((r, ri) => ({ name: r.name, path: [...vp, 'routes', ri, 'name'] })), 'route', out);
-      v.routes.forEach((r, ri) =>
-        checkRoute(r, [...vp, 'routes', ri], { listener: l.name, virtualHost: v.name, route: routeKey(r.name, ri) }, walk, out),
-      );
-    });
+    checkListenerAddress(l, ['listeners', li], bound, out);
+    checkListenerRoutes(l, ['listeners', li], walk, out);
   });
-
-  if (!walk.unrestrictedHeaderMirror) {
-    config.clusters.forEach((c, i) => {
-      if (!walk.used.has(c.name)) {
-        out.add(warning(ProblemCode.UNUSED_CLUSTER, ['clusters', i, 'name'], `cluster "${c.name}" is not used by any route or mirror`));
-      }
-    });
-  }
+  checkUnusedClusters(config.clusters, walk, out);
   return out.items;
+}
+
+/** What one listener's checks found, when they found nothing. */
+interface CleanListener {
+  readonly runtimeKeys: readonly string[];
+  readonly used: ReadonlySet<string>;
+  readonly unrestrictedHeaderMirror: boolean;
+}
+
+/**
+ * The fast path's question, answered from parts: would checkSemantics(config) find nothing at all
+ * (no error, no warning)? Each cluster and each listener is checked once and the answer kept while
+ * the same object comes again (a listener's, as long as the cluster names stay the same); what
+ * spans parts (names, ports, runtime keys, unused clusters) is checked across them every time.
+ */
+export class SemanticCheckMemo {
+  private readonly clusters = new GenerationMemo<ClusterConfig, boolean>();
+  private readonly listeners = new GenerationMemo<ListenerConfig, CleanListener | undefined>();
+
+  isClean(config: ConfigFile): boolean {
+    this.clusters.nextGeneration();
+    this.listeners.nextGeneration();
+    const out = new ProblemList();
+    checkUnique(config.clusters.map((c, i) => ({ name: c.name, path: ['clusters', i, 'name'] })), 'cluster', out);
+    checkUnique(config.listeners.map((l, i) => ({ name: l.name, path: ['listeners', i, 'name'] })), 'listener', out);
+    if (out.items.length > 0) return false;
+    for (const c of config.clusters) {
+      const clean = this.clusters.get(c, undefined, () => {
+        const own = new ProblemList();
+        checkCluster(c, [], own);
+        return own.items.length === 0;
+      });
+      if (!clean) return false;
+    }
+    const names = config.clusters.map((c) => c.name).join('\0');
+    const bound: Array<{ host: string; port: number; path: FieldPath }> = [];
+    const runtimeKeys = new Set<string>();
+    const used = new Set<string>();
+    let unrestrictedHeaderMirror = false;
+    for (const [li, l] of config.listeners.entries()) {
+      checkListenerAddress(l, ['listeners', li], bound, out);
+      const clean = this.listeners.get(l, names, () => {
+        const own = new ProblemList();
+        const walk = newWalk(config.clusters);
+        checkListenerRoutes(l, [], walk, own);
+        return own.items.length > 0 ? undefined : { runtimeKeys: [...walk.runtimeKeys.keys()], used: walk.used, unrestrictedHeaderMirror: walk.unrestrictedHeaderMirror };
+      });
+      if (!clean || out.items.length > 0) return false;
+      for (const k of clean.runtimeKeys) {
+        if (runtimeKeys.has(k)) return false;
+        runtimeKeys.add(k);
+      }
+      for (const c of clean.used) used.add(c);
+      unrestrictedHeaderMirror ||= clean.unrestrictedHeaderMirror;
+    }
+    checkUnusedClusters(config.clusters, { used, unrestrictedHeaderMirror }, out);
+    return out.items.length === 0;
+  }
 }

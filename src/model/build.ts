@@ -9,14 +9,16 @@ import {
   type ConfigFile,
   type HeaderChangesConfig,
   type HeaderListConfig,
+  type ListenerConfig,
   type MirrorConfig,
   type RouteConfig,
 } from '../config/schema.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS } from '../envoy-api/envoy-defaults.js';
 import { MIRROR_HEADER_MUTATIONS, MIRROR_HOST_REWRITE, maxVersion } from './envoy-versions.js';
 import { fractionFromPercent, normalizeFraction } from './fraction.js';
+import { GenerationMemo } from '../memo/generation-memo.js';
 import { deepFreeze } from './freeze.js';
-import type { Cluster, EnvoyFeature, HeaderMutation, MirrorPolicy, Model, PathMatch, ResponseCompare, Route, RouteMatch, StringMatch } from './types.js';
+import type { Cluster, EnvoyFeature, HeaderMutation, Listener, MirrorPolicy, Model, PathMatch, ResponseCompare, Route, RouteMatch, StringMatch } from './types.js';
 
 /** compare's defaults: the header that most often reveals a changed response, and 64 KiB of body. */
 const DEFAULT_COMPARE_HEADERS: readonly string[] = ['content-type'];
@@ -154,35 +156,57 @@ function buildCluster(c: ClusterConfig): Cluster {
   };
 }
 
+function buildListener(l: ListenerConfig, li: number): { readonly listener: Listener; readonly features: readonly EnvoyFeature[] } {
+  const features = new FeatureLog();
+  const hp = parseHostPort(l.address)!;
+  const lw = `listeners[${li}]`;
+  const listener: Listener = {
+    name: l.name,
+    host: hp.host,
+    port: hp.port,
+    nodes: (l.nodes ?? []).map((n) => ({ id: n.id, cluster: n.cluster })),
+    mirrors: buildMirrors(l.mirrors, { listener: l.name }, lw, features),
+    virtualHosts: l.virtual_hosts.map((v, vi) => {
+      const vw = `${lw}.virtual_hosts[${vi}]`;
+      return {
+        name: v.name,
+        domains: v.domains.map((d) => d.toLowerCase()),
+        mirrors: buildMirrors(v.mirrors, { listener: l.name, virtualHost: v.name }, vw, features),
+        routes: v.routes.map((r, ri) =>
+          buildRoute(r, ri, { listener: l.name, virtualHost: v.name, route: routeKey(r.name, ri) }, `${vw}.routes[${ri}]`, features),
+        ),
+      };
+    }),
+  };
+  return deepFreeze({ listener, features: features.used });
+}
+
+/**
+ * Compiles validated configs into frozen models, one config version after another. A listener or
+ * cluster of the config that is the very object of the previous version (the incremental parser
+ * returns unchanged entries as they were) is not built again: its model is the previous one, so the
+ * translation and encoding keyed on it are reused as well.
+ */
+export class ModelBuilder {
+  private readonly listeners = new GenerationMemo<ListenerConfig, ReturnType<typeof buildListener>>();
+  private readonly clusters = new GenerationMemo<ClusterConfig, Cluster>();
+
+  build(config: ConfigFile): Model {
+    this.listeners.nextGeneration();
+    this.clusters.nextGeneration();
+    // A listener's features name where they are used by its index, so the index is part of the key.
+    const built = config.listeners.map((l, li) => this.listeners.get(l, li, () => buildListener(l, li)));
+    const features = built.flatMap((b) => b.features);
+    return deepFreeze({
+      listeners: built.map((b) => b.listener),
+      clusters: config.clusters.map((c) => this.clusters.get(c, undefined, () => deepFreeze(buildCluster(c)))),
+      features,
+      minEnvoyVersion: maxVersion(features.map((f) => f.minEnvoyVersion)),
+    });
+  }
+}
+
 /** Compiles a validated config into the frozen model. */
 export function buildModel(config: ConfigFile): Model {
-  const features = new FeatureLog();
-  const listeners = config.listeners.map((l, li) => {
-    const hp = parseHostPort(l.address)!;
-    const lw = `listeners[${li}]`;
-    return {
-      name: l.name,
-      host: hp.host,
-      port: hp.port,
-      nodes: (l.nodes ?? []).map((n) => ({ id: n.id, cluster: n.cluster })),
-      mirrors: buildMirrors(l.mirrors, { listener: l.name }, lw, features),
-      virtualHosts: l.virtual_hosts.map((v, vi) => {
-        const vw = `${lw}.virtual_hosts[${vi}]`;
-        return {
-          name: v.name,
-          domains: v.domains.map((d) => d.toLowerCase()),
-          mirrors: buildMirrors(v.mirrors, { listener: l.name, virtualHost: v.name }, vw, features),
-          routes: v.routes.map((r, ri) =>
-            buildRoute(r, ri, { listener: l.name, virtualHost: v.name, route: routeKey(r.name, ri) }, `${vw}.routes[${ri}]`, features),
-          ),
-        };
-      }),
-    };
-  });
-  return deepFreeze({
-    listeners,
-    clusters: config.clusters.map(buildCluster),
-    features: features.used,
-    minEnvoyVersion: maxVersion(features.used.map((f) => f.minEnvoyVersion)),
-  });
+  return new ModelBuilder().build(config);
 }

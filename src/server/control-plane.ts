@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client';
 import { ConfigFileSource, type AcceptedConfig } from '../config/config-file-source.js';
 import type { LoadOptions } from '../config/load.js';
 import { formatProblem, ProblemCode, type ConfigProblem } from '../config/problems.js';
-import { buildModel } from '../model/build.js';
+import { ModelBuilder } from '../model/build.js';
 import type { Model } from '../model/types.js';
 import { AdsServer, type AdsServerOptions } from '../xds/ads-server.js';
 import { InconsistentSnapshotError, SnapshotCache } from '../xds/snapshot-cache.js';
@@ -36,6 +36,8 @@ export class ControlPlane {
   readonly metrics: XdsMetrics;
   readonly ads: AdsServer;
   model: Model | undefined;
+  /** Keeps the model's unchanged parts from one version to the next. */
+  private readonly models = new ModelBuilder();
   lastAccepted: ConfigEvent | undefined;
   lastRejected: ConfigEvent | undefined;
   private readonly log: Logger;
@@ -56,7 +58,7 @@ export class ControlPlane {
 
   /** Builds the model and publishes it; problems mean it was not applied. */
   private publish(c: AcceptedConfig): readonly ConfigProblem[] {
-    const model = buildModel(c.config);
+    const model = this.models.build(c.config);
     let version: number;
     try {
       version = this.cache.publish(model);

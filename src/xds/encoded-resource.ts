@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import protobuf from 'protobufjs';
 import { encodeTyped, type TypedJson } from '../envoy-api/proto-json.js';
+import { GenerationMemo } from '../memo/generation-memo.js';
 
 export interface EncodedResource {
   readonly name: string;
@@ -25,35 +26,32 @@ function encodeAny(typeUrl: string, value: Uint8Array): Uint8Array {
 }
 
 /**
- * Encodes resources, reusing the encoding of any resource whose JSON is unchanged since the previous
- * config version, so an edit re-encodes only what it touched.
+ * Encodes resources, reusing the encoding of any resource unchanged since the previous config
+ * version: first by identity (the translator hands out the very object of last time for an unchanged
+ * part, so no work at all), then by JSON text (a resource rebuilt with the same content).
  */
 export class ResourceEncoder {
-  private previous = new Map<string, EncodedResource>();
-  private current = new Map<string, EncodedResource>();
+  private readonly byObject = new GenerationMemo<TypedJson, EncodedResource>();
+  private readonly byText = new GenerationMemo<string, EncodedResource>();
 
   encode(json: TypedJson): EncodedResource {
-    const key = JSON.stringify(json);
-    const hit = this.current.get(key) ?? this.previous.get(key);
-    if (hit) {
-      this.current.set(key, hit);
-      return hit;
-    }
-    const any = encodeAny(json['@type'], encodeTyped(json));
-    const encoded: EncodedResource = {
-      name: resourceName(json),
-      typeUrl: json['@type'],
-      json,
-      any,
-      version: createHash('sha256').update(any).digest('hex').slice(0, 16),
-    };
-    this.current.set(key, encoded);
-    return encoded;
+    return this.byObject.get(json, undefined, () => this.byText.get(JSON.stringify(json), undefined, () => encodeResource(json)));
   }
 
   /** Called once per config version: what the last version did not reuse is let go. */
   nextGeneration(): void {
-    this.previous = this.current;
-    this.current = new Map();
+    this.byObject.nextGeneration();
+    this.byText.nextGeneration();
   }
+}
+
+function encodeResource(json: TypedJson): EncodedResource {
+  const any = encodeAny(json['@type'], encodeTyped(json));
+  return {
+    name: resourceName(json),
+    typeUrl: json['@type'],
+    json,
+    any,
+    version: createHash('sha256').update(any).digest('hex').slice(0, 16),
+  };
 }

@@ -20,24 +20,27 @@ function detach(policies: unknown, layer: JsonObject): void {
   }
 }
 
-/** Routes with mirror fractions moved into `layer` (runtime_key → FractionalPercent). Inputs are not changed. */
-export function detachMirrorFractions(routes: readonly TypedJson[]): { routes: TypedJson[]; layer: JsonObject } {
+/** One route configuration with its mirror fractions moved out: the copy, and runtime_key → FractionalPercent. The input is not changed. */
+export function detachRouteConfiguration(rc: TypedJson): { route: TypedJson; layer: JsonObject } {
   const layer: JsonObject = {};
-  const out = routes.map((rc) => {
-    const copy = structuredClone(rc) as TypedJson & {
-      request_mirror_policies?: unknown;
-      virtual_hosts?: Array<{ request_mirror_policies?: unknown; routes?: Array<{ route?: { request_mirror_policies?: unknown } }> }>;
-    };
-    detach(copy.request_mirror_policies, layer);
-    for (const vh of copy.virtual_hosts ?? []) {
-      detach(vh.request_mirror_policies, layer);
-      for (const r of vh.routes ?? []) detach(r.route?.request_mirror_policies, layer);
-    }
-    return copy;
-  });
+  const copy = structuredClone(rc) as TypedJson & {
+    request_mirror_policies?: unknown;
+    virtual_hosts?: Array<{ request_mirror_policies?: unknown; routes?: Array<{ route?: { request_mirror_policies?: unknown } }> }>;
+  };
+  detach(copy.request_mirror_policies, layer);
+  for (const vh of copy.virtual_hosts ?? []) {
+    detach(vh.request_mirror_policies, layer);
+    for (const r of vh.routes ?? []) detach(r.route?.request_mirror_policies, layer);
+  }
+  return { route: copy, layer };
+}
+
+/** The runtime layer of several route configurations' detached fractions, keys sorted. */
+export function mergeLayers(layers: readonly JsonObject[]): JsonObject {
+  const all: JsonObject = Object.assign({}, ...layers);
   const sorted: JsonObject = {};
-  for (const k of Object.keys(layer).sort()) sorted[k] = layer[k]!;
-  return { routes: out, layer: sorted };
+  for (const k of Object.keys(all).sort()) sorted[k] = all[k]!;
+  return sorted;
 }
 
 export function runtimeResource(layer: JsonObject): TypedJson {

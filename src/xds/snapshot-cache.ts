@@ -4,11 +4,13 @@
 import { EventEmitter } from 'node:events';
 import type { Model } from '../model/types.js';
 import { listenerSelectsNode } from '../translate/node-selection.js';
-import { translate } from '../translate/resources.js';
+import { Translator } from '../translate/resources.js';
+import type { JsonObject, TypedJson } from '../envoy-api/proto-json.js';
+import { GenerationMemo } from '../memo/generation-memo.js';
 import { ResourceEncoder } from './encoded-resource.js';
 import type { NodeInfo } from '../envoy-api/discovery-codec.js';
-import { detachMirrorFractions, runtimeResource } from './runtime-layer.js';
-import { buildSnapshot, checkConsistency, type Snapshot } from './snapshot.js';
+import { detachRouteConfiguration, mergeLayers, runtimeResource } from './runtime-layer.js';
+import { buildSnapshot, ConsistencyCheck, type Snapshot } from './snapshot.js';
 import { gateRoutes, needsGating } from './version-gate.js';
 
 /** A config version that would have published inconsistent resources; the previous one stays. */
@@ -28,7 +30,11 @@ export class SnapshotCache extends EventEmitter<CacheEvents> {
   private version = 0;
   private publishedAt = 0;
   private groups = new Map<string, Snapshot>();
+  // Each stage keeps what the last version built, so an edit costs what it touched.
+  private readonly translator = new Translator();
+  private readonly detached = new GenerationMemo<TypedJson, { route: TypedJson; layer: JsonObject }>();
   private readonly encoder = new ResourceEncoder();
+  private readonly consistency = new ConsistencyCheck();
 
   get configVersion(): number {
     return this.version;
@@ -45,9 +51,12 @@ export class SnapshotCache extends EventEmitter<CacheEvents> {
 
   /** Publishes a new config version; throws InconsistentSnapshotError and keeps the old one if it does not hold together. */
   publish(model: Model): number {
+    this.translator.nextGeneration();
+    this.detached.nextGeneration();
     this.encoder.nextGeneration();
+    this.consistency.nextGeneration();
     const probe = this.build(model, this.version + 1, undefined);
-    const problems = checkConsistency(probe);
+    const problems = this.consistency.check(probe);
     if (problems.length > 0) throw new InconsistentSnapshotError(problems);
     this.model = model;
     this.version += 1;
@@ -69,19 +78,21 @@ export class SnapshotCache extends EventEmitter<CacheEvents> {
     return s;
   }
 
+  /** A node selected for every listener, with no gating, is served what `render` shows: one group. */
   private groupKey(model: Model, node: NodeInfo | undefined): string {
-    const selected = node ? model.listeners.map((l) => (listenerSelectsNode(l, node) ? '1' : '0')).join('') : '*';
+    const selected = model.listeners.map((l) => (!node || listenerSelectsNode(l, node) ? '1' : '0')).join('');
     const gate = node && needsGating(node.envoyVersion) ? node.envoyVersion : '';
     return `${selected}|${gate}`;
   }
 
   private build(model: Model, version: number, node: NodeInfo | undefined): Snapshot {
-    const r = translate(model, node);
-    const detached = detachMirrorFractions(r.routes);
-    const gated = node?.envoyVersion && needsGating(node.envoyVersion) ? gateRoutes(detached.routes, node.envoyVersion) : { routes: detached.routes, warnings: [] };
+    const r = this.translator.translate(model, node);
+    const detached = r.routes.map((rc) => this.detached.get(rc, undefined, () => detachRouteConfiguration(rc)));
+    const routes = detached.map((d) => d.route);
+    const gated = node?.envoyVersion && needsGating(node.envoyVersion) ? gateRoutes(routes, node.envoyVersion) : { routes, warnings: [] };
     return buildSnapshot(
       version,
-      { listeners: r.listeners, routes: gated.routes, clusters: r.clusters, endpoints: r.endpoints, runtime: [runtimeResource(detached.layer)] },
+      { listeners: r.listeners, routes: gated.routes, clusters: r.clusters, endpoints: r.endpoints, runtime: [runtimeResource(mergeLayers(detached.map((d) => d.layer)))] },
       this.encoder,
       gated.warnings,
     );

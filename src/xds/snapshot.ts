@@ -5,6 +5,7 @@ import type { TypedJson } from '../envoy-api/proto-json.js';
 import { edsServiceName, rdsRouteConfigNames } from '../envoy-api/resource-references.js';
 import type { ResourceSet } from '../envoy-api/resource-set.js';
 import { TypeUrl } from '../envoy-api/type-urls.js';
+import { GenerationMemo } from '../memo/generation-memo.js';
 import type { EncodedResource, ResourceEncoder } from './encoded-resource.js';
 
 /** The order Envoy needs on an ADS stream: runtime, then clusters and their endpoints, then listeners and routes. */
@@ -71,36 +72,56 @@ function walk(value: unknown, visit: (key: string, v: unknown) => void): void {
   }
 }
 
+/** The clusters a route configuration sends to (primary, weighted and static mirror clusters). */
+function routeClusters(rc: EncodedResource): string[] {
+  const names = new Set<string>();
+  walk(rc.json, (k, v) => {
+    if (k === 'cluster' && typeof v === 'string') names.add(v);
+    if (k === 'weighted_clusters') for (const wc of (v as { clusters: Array<{ name: string }> }).clusters) names.add(wc.name);
+  });
+  return [...names];
+}
+
 /**
  * Every EDS cluster has its endpoints, every RDS name its route configuration, every primary and
- * static mirror cluster exists. Returns what is missing; empty when consistent.
+ * static mirror cluster exists. What each route configuration names is read once per encoded
+ * resource and kept for the next version, as the other stages keep theirs.
  */
-export function checkConsistency(s: Snapshot): string[] {
-  const names = (t: string): ReadonlySet<string> => new Set(s.types.get(t)?.resources.keys() ?? []);
-  const clusters = names(TypeUrl.Cluster);
-  const endpoints = names(TypeUrl.ClusterLoadAssignment);
-  const routes = names(TypeUrl.RouteConfiguration);
-  const problems: string[] = [];
-  for (const c of s.types.get(TypeUrl.Cluster)?.resources.values() ?? []) {
-    const service = edsServiceName(c.json);
-    if (service !== undefined && !endpoints.has(service)) problems.push(`EDS cluster "${c.name}" has no ClusterLoadAssignment`);
+export class ConsistencyCheck {
+  private readonly routeClusters = new GenerationMemo<EncodedResource, readonly string[]>();
+
+  nextGeneration(): void {
+    this.routeClusters.nextGeneration();
   }
-  for (const l of s.types.get(TypeUrl.Listener)?.resources.values() ?? []) {
-    for (const name of rdsRouteConfigNames(l.json)) {
-      if (!routes.has(name)) problems.push(`listener "${l.name}" names missing route configuration "${name}"`);
+
+  /** What is missing; empty when consistent. */
+  check(s: Snapshot): string[] {
+    const names = (t: string): ReadonlySet<string> => new Set(s.types.get(t)?.resources.keys() ?? []);
+    const clusters = names(TypeUrl.Cluster);
+    const endpoints = names(TypeUrl.ClusterLoadAssignment);
+    const routes = names(TypeUrl.RouteConfiguration);
+    const problems: string[] = [];
+    for (const c of s.types.get(TypeUrl.Cluster)?.resources.values() ?? []) {
+      const service = edsServiceName(c.json);
+      if (service !== undefined && !endpoints.has(service)) problems.push(`EDS cluster "${c.name}" has no ClusterLoadAssignment`);
     }
-  }
-  for (const rc of s.types.get(TypeUrl.RouteConfiguration)?.resources.values() ?? []) {
-    walk(rc.json, (k, v) => {
-      if (k === 'cluster' && typeof v === 'string' && !clusters.has(v)) problems.push(`route configuration "${rc.name}" names missing cluster "${v}"`);
-      if (k === 'weighted_clusters') {
-        for (const wc of (v as { clusters: Array<{ name: string }> }).clusters) {
-          if (!clusters.has(wc.name)) problems.push(`route configuration "${rc.name}" names missing cluster "${wc.name}"`);
-        }
+    for (const l of s.types.get(TypeUrl.Listener)?.resources.values() ?? []) {
+      for (const name of rdsRouteConfigNames(l.json)) {
+        if (!routes.has(name)) problems.push(`listener "${l.name}" names missing route configuration "${name}"`);
       }
-    });
+    }
+    for (const rc of s.types.get(TypeUrl.RouteConfiguration)?.resources.values() ?? []) {
+      for (const c of this.routeClusters.get(rc, undefined, () => routeClusters(rc))) {
+        if (!clusters.has(c)) problems.push(`route configuration "${rc.name}" names missing cluster "${c}"`);
+      }
+    }
+    return [...new Set(problems)];
   }
-  return [...new Set(problems)];
+}
+
+/** What a snapshot misses (ConsistencyCheck, once). */
+export function checkConsistency(s: Snapshot): string[] {
+  return new ConsistencyCheck().check(s);
 }
 
 /** The snapshot's resources in proto3 JSON form, as a data plane applies them. */
