@@ -135,4 +135,21 @@ describe('Client Status Discovery Service', () => {
     call.end();
     assert.deepEqual(got.map((r) => (r.config as Json[]).map((c) => c.node.id)), [['edge-acks'], ['edge-nacks']]);
   });
+  it('over state of the world a NACK refuses only what changed: a resource the proxy holds at its current version stays SYNCED / ACKED', async () => {
+    let answered = 0;
+    const c = new AdsClient({ target: `127.0.0.1:${cp.xdsPort}`, node: { id: 'edge-partial', cluster: 'edge' }, onResponse: () => (answered++ === 0 ? undefined : 'not this one') });
+    proxies.push(c);
+    c.start();
+    c.subscribe(TypeUrl.Cluster, []);
+    await waitFor('the first CDS response ACKed', () => answered >= 1);
+    const version = cp.controlPlane.cache.configVersion;
+    const text = CONFIG(await freePort()).replace('cluster: a }]', 'cluster: a, mirrors: [{ cluster: b }] }]').concat('  - { name: b, endpoints: ["127.0.0.1:2"] }\n');
+    await cp.edit(text);
+    await waitFor('the edit published', () => cp.controlPlane.cache.configVersion > version);
+    await waitFor('the second CDS response NACKed', () => answered >= 2);
+    const res = await fetchStatus({ node_matchers: [{ node_id: { exact: 'edge-partial' } }] });
+    const configs = byNode(res, 'edge-partial')!.generic_xds_configs as Json[];
+    const status = Object.fromEntries(configs.filter((g) => g.type_url === TypeUrl.Cluster).map((g) => [g.name, `${g.config_status}/${g.client_status}`]));
+    assert.deepEqual(status, { a: 'SYNCED/ACKED', b: 'ERROR/NACKED' });
+  });
 });

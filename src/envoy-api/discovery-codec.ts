@@ -28,6 +28,12 @@ export interface DiscoveryRequest {
   readonly versionInfo: string;
   readonly node: NodeInfo | undefined;
   readonly resourceNames: readonly string[];
+  /**
+   * The resource_names field as it stood on the wire: an ACK repeats its list, and a server that
+   * compares these bytes with the last request's need not read the names again. Undefined when the
+   * names did not come in one run.
+   */
+  readonly resourceNamesBytes: Uint8Array | undefined;
   readonly typeUrl: string;
   readonly responseNonce: string;
   readonly errorDetail: ErrorDetail | undefined;
@@ -44,9 +50,11 @@ export interface DeltaDiscoveryRequest {
 }
 
 const root = (): protobuf.Root => envoyProtoRoot();
-let types: { req: protobuf.Type; deltaReq: protobuf.Type; resp: protobuf.Type; deltaResp: protobuf.Type } | undefined;
+let types: { req: protobuf.Type; deltaReq: protobuf.Type; resp: protobuf.Type; deltaResp: protobuf.Type; node: protobuf.Type; status: protobuf.Type } | undefined;
 function messageTypes(): NonNullable<typeof types> {
   types ??= {
+    node: root().lookupType('envoy.config.core.v3.Node'),
+    status: root().lookupType('google.rpc.Status'),
     req: root().lookupType('envoy.service.discovery.v3.DiscoveryRequest'),
     deltaReq: root().lookupType('envoy.service.discovery.v3.DeltaDiscoveryRequest'),
     resp: root().lookupType('envoy.service.discovery.v3.DiscoveryResponse'),
@@ -79,64 +87,126 @@ function errorDetail(raw: { code?: number; message?: string } | undefined): Erro
   return raw ? { code: raw.code ?? 0, message: raw.message ?? '' } : undefined;
 }
 
+const NO_BYTES = new Uint8Array(0);
+
+const utf8 = (bytes: Uint8Array, start: number, end: number): string => protobuf.util.utf8.read(bytes, start, end);
+
+function decodeObject(t: protobuf.Type, bytes: Uint8Array): unknown {
+  return t.toObject(t.decode(bytes), TO_OBJECT);
+}
+
+/**
+ * Calls `visit` for each length-delimited field of a message (strings, bytes, messages, packed
+ * lists) with where its value lies, and where its tag began; other wire types are skipped.
+ */
+function eachLengthDelimited(bytes: Uint8Array, visit: (field: number, start: number, end: number, tagAt: number) => void): void {
+  const r = protobuf.Reader.create(bytes);
+  while (r.pos < r.len) {
+    const tagAt = r.pos;
+    const tag = r.uint32();
+    if ((tag & 7) !== 2) {
+      r.skipType(tag & 7);
+      continue;
+    }
+    const length = r.uint32();
+    const start = r.pos;
+    r.pos = start + length;
+    visit(tag >>> 3, start, start + length, tagAt);
+  }
+}
+
+/** The strings of repeated field 3 in `bytes` (a message or a run of that field). */
+function readNames(bytes: Uint8Array): string[] {
+  const names: string[] = [];
+  eachLengthDelimited(bytes, (field, start, end) => {
+    if (field === 3) names.push(utf8(bytes, start, end));
+  });
+  return names;
+}
+
+/**
+ * Read by hand rather than through protobufjs's object conversion: a state-of-the-world proxy ACKs
+ * every response with its whole subscription (every endpoint name, say), and a server with a
+ * thousand of them would spend its push reading names it already has. Node and error_detail, which
+ * come rarely, are decoded by protobufjs.
+ */
 export function decodeDiscoveryRequest(bytes: Uint8Array): DiscoveryRequest {
-  const t = messageTypes().req;
-  const o = t.toObject(t.decode(bytes), TO_OBJECT) as {
-    version_info?: string;
-    node?: RawNode;
-    resource_names?: string[];
-    type_url?: string;
-    response_nonce?: string;
-    error_detail?: { code?: number; message?: string };
-  };
+  let versionInfo = '';
+  let typeUrl = '';
+  let responseNonce = '';
+  let node: NodeInfo | undefined;
+  let error: ErrorDetail | undefined;
+  let namesStart = -1;
+  let namesEnd = -1;
+  let oneRun = true;
+  eachLengthDelimited(bytes, (field, start, end, tagAt) => {
+    if (field === 1) versionInfo = utf8(bytes, start, end);
+    else if (field === 2) node = nodeInfo(decodeObject(messageTypes().node, bytes.subarray(start, end)) as RawNode);
+    else if (field === 3) {
+      if (namesStart < 0) namesStart = tagAt;
+      else if (tagAt !== namesEnd) oneRun = false;
+      namesEnd = end;
+    } else if (field === 4) typeUrl = utf8(bytes, start, end);
+    else if (field === 5) responseNonce = utf8(bytes, start, end);
+    else if (field === 6) error = errorDetail(decodeObject(messageTypes().status, bytes.subarray(start, end)) as { code?: number; message?: string });
+  });
+  const namesBytes = namesStart < 0 ? NO_BYTES : oneRun ? bytes.subarray(namesStart, namesEnd) : undefined;
+  let names: string[] | undefined;
   return {
-    versionInfo: o.version_info ?? '',
-    node: nodeInfo(o.node),
-    resourceNames: o.resource_names ?? [],
-    typeUrl: o.type_url ?? '',
-    responseNonce: o.response_nonce ?? '',
-    errorDetail: errorDetail(o.error_detail),
+    versionInfo,
+    node,
+    get resourceNames(): readonly string[] {
+      names ??= readNames(namesBytes ?? bytes);
+      return names;
+    },
+    resourceNamesBytes: namesBytes,
+    typeUrl,
+    responseNonce,
+    errorDetail: error,
   };
 }
 
+/** A map<string, string> entry: key = 1, value = 2. */
+function readMapEntry(bytes: Uint8Array): [string, string] {
+  const entry: [string, string] = ['', ''];
+  eachLengthDelimited(bytes, (field, start, end) => {
+    if (field === 1 || field === 2) entry[field - 1] = utf8(bytes, start, end);
+  });
+  return entry;
+}
+
+/** Read by hand, as decodeDiscoveryRequest is: every ACK of every stream comes through here. */
 export function decodeDeltaDiscoveryRequest(bytes: Uint8Array): DeltaDiscoveryRequest {
-  const t = messageTypes().deltaReq;
-  const o = t.toObject(t.decode(bytes), TO_OBJECT) as {
-    node?: RawNode;
-    type_url?: string;
-    resource_names_subscribe?: string[];
-    resource_names_unsubscribe?: string[];
-    initial_resource_versions?: Record<string, string>;
-    response_nonce?: string;
-    error_detail?: { code?: number; message?: string };
-  };
-  return {
-    node: nodeInfo(o.node),
-    typeUrl: o.type_url ?? '',
-    subscribe: o.resource_names_subscribe ?? [],
-    unsubscribe: o.resource_names_unsubscribe ?? [],
-    initialResourceVersions: new Map(Object.entries(o.initial_resource_versions ?? {})),
-    responseNonce: o.response_nonce ?? '',
-    errorDetail: errorDetail(o.error_detail),
-  };
+  let node: NodeInfo | undefined;
+  let typeUrl = '';
+  let responseNonce = '';
+  let error: ErrorDetail | undefined;
+  const subscribe: string[] = [];
+  const unsubscribe: string[] = [];
+  const initialResourceVersions = new Map<string, string>();
+  eachLengthDelimited(bytes, (field, start, end) => {
+    if (field === 1) node = nodeInfo(decodeObject(messageTypes().node, bytes.subarray(start, end)) as RawNode);
+    else if (field === 2) typeUrl = utf8(bytes, start, end);
+    else if (field === 3) subscribe.push(utf8(bytes, start, end));
+    else if (field === 4) unsubscribe.push(utf8(bytes, start, end));
+    else if (field === 5) initialResourceVersions.set(...readMapEntry(bytes.subarray(start, end)));
+    else if (field === 6) responseNonce = utf8(bytes, start, end);
+    else if (field === 7) error = errorDetail(decodeObject(messageTypes().status, bytes.subarray(start, end)) as { code?: number; message?: string });
+  });
+  return { node, typeUrl, subscribe, unsubscribe, initialResourceVersions, responseNonce, errorDetail: error };
 }
 
-export function encodeDiscoveryResponse(versionInfo: string, typeUrl: string, nonce: string, resources: readonly PreEncodedResource[]): Buffer {
+/** A DiscoveryResponse but its nonce (withNonce adds it), so one encoding serves every stream that gets the same content. */
+export function encodeDiscoveryResponseBody(versionInfo: string, typeUrl: string, resources: Iterable<PreEncodedResource>): Buffer {
   const w = protobuf.Writer.create();
   w.uint32((1 << 3) | 2).string(versionInfo);
   for (const r of resources) w.uint32((2 << 3) | 2).bytes(r.any);
   w.uint32((4 << 3) | 2).string(typeUrl);
-  w.uint32((5 << 3) | 2).string(nonce);
   return Buffer.from(w.finish());
 }
 
-export function encodeDeltaDiscoveryResponse(
-  systemVersion: string,
-  typeUrl: string,
-  nonce: string,
-  resources: readonly PreEncodedResource[],
-  removed: readonly string[],
-): Buffer {
+/** A DeltaDiscoveryResponse but its nonce (withNonce adds it). */
+export function encodeDeltaDiscoveryResponseBody(systemVersion: string, typeUrl: string, resources: Iterable<PreEncodedResource>, removed: readonly string[]): Buffer {
   const w = protobuf.Writer.create();
   w.uint32((1 << 3) | 2).string(systemVersion);
   for (const r of resources) {
@@ -148,9 +218,17 @@ export function encodeDeltaDiscoveryResponse(
     w.ldelim();
   }
   w.uint32((4 << 3) | 2).string(typeUrl);
-  w.uint32((5 << 3) | 2).string(nonce);
   for (const name of removed) w.uint32((6 << 3) | 2).string(name);
   return Buffer.from(w.finish());
+}
+
+/**
+ * A response body with its nonce: field 5 of both DiscoveryResponse and DeltaDiscoveryResponse.
+ * Protobuf fields may come in any order, so it is appended.
+ */
+export function withNonce(body: Buffer, nonce: string): Buffer {
+  const field = protobuf.Writer.create().uint32((5 << 3) | 2).string(nonce).finish();
+  return Buffer.concat([body, field], body.length + field.length);
 }
 
 /** Client side of state-of-the-world xDS (the data plane's xDS client and the benchmark's simulated Envoys). */

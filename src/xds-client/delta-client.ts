@@ -14,8 +14,9 @@ export class DeltaClient {
     target: string,
     private readonly node: { id: string; cluster: string },
     private readonly onResponse: (r: DecodedDeltaResponse) => void,
+    channelOptions: grpc.ChannelOptions = {},
   ) {
-    this.client = new grpc.Client(target, grpc.credentials.createInsecure());
+    this.client = new grpc.Client(target, grpc.credentials.createInsecure(), channelOptions);
   }
 
   start(): void {

@@ -2,11 +2,17 @@
 // with its content hash as version; `initial_resource_versions` lets a reconnecting proxy skip what it
 // already has. https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol#incremental-xds
 import type { DeltaDiscoveryRequest } from '../envoy-api/discovery-codec.js';
-import { encodeDeltaDiscoveryResponse } from '../envoy-api/discovery-codec.js';
+import { encodeDeltaDiscoveryResponseBody } from '../envoy-api/discovery-codec.js';
 import type { Gate } from './make-before-break.js';
+import { selectionDiff, sharedBy } from './selection-diff.js';
 import type { ServedTypeUrl, Snapshot } from './snapshot.js';
+import type { EncodedResource } from './encoded-resource.js';
 import type { TypeState } from './type-state.js';
 import { XdsStream, type ResponseContent } from './xds-stream.js';
+
+function contentKey(changed: readonly EncodedResource[], removed: readonly string[]): string {
+  return `${changed.map((r) => `${r.name}@${r.version}`).join(',')}|-${removed.join(',')}`;
+}
 
 export class DeltaStream extends XdsStream<DeltaDiscoveryRequest> {
   protected handle(req: DeltaDiscoveryRequest, typeUrl: ServedTypeUrl, st: TypeState, first: boolean): boolean {
@@ -19,18 +25,30 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest> {
 
   protected content(typeUrl: ServedTypeUrl, st: TypeState, snapshot: Snapshot, g: Gate): ResponseContent | undefined {
     const want = st.wanted(snapshot);
-    const changed = [...want.values()].filter((r) => st.held.get(r.name)?.version !== r.version && !st.refused(r.name, r.version));
-    const removed = st.extras(want).filter((n) => !g.keep?.names.has(n));
+    const version = snapshot.types.get(typeUrl)!.version;
+    const from = st.held.exactly;
+    if (from && !st.rejected) {
+      if (from === want) return undefined;
+      const d = selectionDiff(from, want);
+      if (!g.keep || !d.removed.some((n) => g.keep!.names.has(n))) {
+        if (d.changed.length === 0 && d.removed.length === 0) {
+          st.held.replace(want);
+          return undefined;
+        }
+        // The body carries the config version: one content per diff and config version.
+        return sharedBy(d, `${snapshot.configVersion}`, () => ({ version, resources: new Map(d.changed.map((r) => [r.name, r])), removed: d.removed, key: contentKey(d.changed, d.removed), after: want }));
+      }
+    }
+    const behind = [...want.values()].filter((r) => st.held.get(r.name)?.version !== r.version);
+    const changed = behind.filter((r) => !st.refused(r.name, r.version));
+    const extras = st.extras(want);
+    const removed = extras.filter((n) => !g.keep?.names.has(n));
     if (changed.length === 0 && removed.length === 0) return undefined;
-    return {
-      version: snapshot.types.get(typeUrl)!.version,
-      resources: new Map(changed.map((r) => [r.name, r])),
-      removed,
-      key: `${changed.map((r) => `${r.name}@${r.version}`).join(',')}|-${removed.join(',')}`,
-    };
+    const exact = changed.length === behind.length && removed.length === extras.length;
+    return { version, resources: new Map(changed.map((r) => [r.name, r])), removed, key: contentKey(changed, removed), after: exact ? want : undefined };
   }
 
-  protected encode(typeUrl: ServedTypeUrl, c: ResponseContent, snapshot: Snapshot, nonce: string): Buffer {
-    return encodeDeltaDiscoveryResponse(String(snapshot.configVersion), typeUrl, nonce, [...c.resources.values()], c.removed);
+  protected encodeBody(typeUrl: ServedTypeUrl, c: ResponseContent, snapshot: Snapshot): Buffer {
+    return encodeDeltaDiscoveryResponseBody(String(snapshot.configVersion), typeUrl, c.resources.values(), c.removed);
   }
 }

@@ -10,7 +10,7 @@ import { GenerationMemo } from '../memo/generation-memo.js';
 import { ResourceEncoder } from './encoded-resource.js';
 import type { NodeInfo } from '../envoy-api/discovery-codec.js';
 import { detachRouteConfiguration, mergeLayers, runtimeResource } from './runtime-layer.js';
-import { buildSnapshot, ConsistencyCheck, type Snapshot } from './snapshot.js';
+import { buildSnapshot, ConsistencyCheck, type Snapshot, type TypeSnapshot } from './snapshot.js';
 import { gateRoutes, needsGating } from './version-gate.js';
 
 /** A config version that would have published inconsistent resources; the previous one stays. */
@@ -35,6 +35,7 @@ export class SnapshotCache extends EventEmitter<CacheEvents> {
   private readonly detached = new GenerationMemo<TypedJson, { route: TypedJson; layer: JsonObject }>();
   private readonly encoder = new ResourceEncoder();
   private readonly consistency = new ConsistencyCheck();
+  private readonly typeSnapshots = new GenerationMemo<string, TypeSnapshot>();
 
   get configVersion(): number {
     return this.version;
@@ -55,6 +56,7 @@ export class SnapshotCache extends EventEmitter<CacheEvents> {
     this.detached.nextGeneration();
     this.encoder.nextGeneration();
     this.consistency.nextGeneration();
+    this.typeSnapshots.nextGeneration();
     const probe = this.build(model, this.version + 1, undefined);
     const problems = this.consistency.check(probe);
     if (problems.length > 0) throw new InconsistentSnapshotError(problems);
@@ -78,8 +80,19 @@ export class SnapshotCache extends EventEmitter<CacheEvents> {
     return s;
   }
 
+  private readonly nodeGroups = new WeakMap<NodeInfo, { readonly model: Model; readonly key: string }>();
+
   /** A node selected for every listener, with no gating, is served what `render` shows: one group. */
   private groupKey(model: Model, node: NodeInfo | undefined): string {
+    if (!node) return this.computeGroupKey(model, undefined);
+    const known = this.nodeGroups.get(node);
+    if (known?.model === model) return known.key;
+    const key = this.computeGroupKey(model, node);
+    this.nodeGroups.set(node, { model, key });
+    return key;
+  }
+
+  private computeGroupKey(model: Model, node: NodeInfo | undefined): string {
     const selected = model.listeners.map((l) => (!node || listenerSelectsNode(l, node) ? '1' : '0')).join('');
     const gate = node && needsGating(node.envoyVersion) ? node.envoyVersion : '';
     return `${selected}|${gate}`;
@@ -95,6 +108,7 @@ export class SnapshotCache extends EventEmitter<CacheEvents> {
       { listeners: r.listeners, routes: gated.routes, clusters: r.clusters, endpoints: r.endpoints, runtime: [runtimeResource(mergeLayers(detached.map((d) => d.layer)))] },
       this.encoder,
       gated.warnings,
+      this.typeSnapshots,
     );
   }
 }

@@ -37,7 +37,12 @@ export interface Snapshot {
   readonly warnings: readonly string[];
 }
 
-function typeSnapshot(list: readonly TypedJson[], encoder: ResourceEncoder): TypeSnapshot {
+/**
+ * A type's resources, versioned. `previous` keeps the type snapshots of the last version by their
+ * version: a type an edit did not change is the very object it was, so what streams worked out
+ * about it (what they hold, what they asked for) stays true with no work.
+ */
+function typeSnapshot(typeUrl: string, list: readonly TypedJson[], encoder: ResourceEncoder, previous: GenerationMemo<string, TypeSnapshot> | undefined): TypeSnapshot {
   const resources = new Map<string, EncodedResource>();
   for (const json of list) {
     const r = encoder.encode(json);
@@ -45,22 +50,53 @@ function typeSnapshot(list: readonly TypedJson[], encoder: ResourceEncoder): Typ
   }
   const h = createHash('sha256');
   for (const name of [...resources.keys()].sort()) h.update(`${name}\0${resources.get(name)!.version}\0`);
-  return { version: h.digest('hex').slice(0, 12), resources };
+  const made: TypeSnapshot = { version: h.digest('hex').slice(0, 12), resources };
+  return previous ? previous.get(`${typeUrl}\0${made.version}`, undefined, () => made) : made;
 }
 
-export function buildSnapshot(configVersion: number, input: ResourceSet, encoder: ResourceEncoder, warnings: readonly string[] = []): Snapshot {
+export function buildSnapshot(
+  configVersion: number,
+  input: ResourceSet,
+  encoder: ResourceEncoder,
+  warnings: readonly string[] = [],
+  previous?: GenerationMemo<string, TypeSnapshot>,
+): Snapshot {
+  const ts = (typeUrl: string, list: readonly TypedJson[]): [string, TypeSnapshot] => [typeUrl, typeSnapshot(typeUrl, list, encoder, previous)];
   return {
     configVersion,
     warnings,
     types: new Map<string, TypeSnapshot>([
-      [TypeUrl.Runtime, typeSnapshot(input.runtime ?? [], encoder)],
-      [TypeUrl.Cluster, typeSnapshot(input.clusters, encoder)],
-      [TypeUrl.ClusterLoadAssignment, typeSnapshot(input.endpoints, encoder)],
-      [TypeUrl.Listener, typeSnapshot(input.listeners, encoder)],
-      [TypeUrl.RouteConfiguration, typeSnapshot(input.routes, encoder)],
+      ts(TypeUrl.Runtime, input.runtime ?? []),
+      ts(TypeUrl.Cluster, input.clusters),
+      ts(TypeUrl.ClusterLoadAssignment, input.endpoints),
+      ts(TypeUrl.Listener, input.listeners),
+      ts(TypeUrl.RouteConfiguration, input.routes),
     ]),
   };
 }
+
+const selections = new WeakMap<TypeSnapshot, Map<string, ReadonlyMap<string, EncodedResource>>>();
+
+/**
+ * The resources of `ts` among `names` (`key` identifies the name set, e.g. a subscription's key): one
+ * map per type snapshot and name set, shared by every stream that asks for the same names, so
+ * comparing what two streams want is comparing two references.
+ */
+export function selectResources(ts: TypeSnapshot, key: string, names: Iterable<string>): ReadonlyMap<string, EncodedResource> {
+  let byKey = selections.get(ts);
+  if (!byKey) selections.set(ts, (byKey = new Map()));
+  let selected = byKey.get(key);
+  if (!selected) {
+    const out = new Map<string, EncodedResource>();
+    for (const n of names) {
+      const r = ts.resources.get(n);
+      if (r) out.set(n, r);
+    }
+    byKey.set(key, (selected = out));
+  }
+  return selected;
+}
+
 
 function walk(value: unknown, visit: (key: string, v: unknown) => void): void {
   if (Array.isArray(value)) value.forEach((v) => walk(v, visit));

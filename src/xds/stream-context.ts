@@ -28,15 +28,15 @@ export function recordAck(ctx: StreamContext, typeUrl: ServedTypeUrl, version: s
   t.ackedVersion = version;
   t.ackedConfigVersion = configVersion;
   t.ackedAt = new Date().toISOString();
-  ctx.metrics.acks.inc({ type: shortType(typeUrl) });
+  ctx.metrics.forType(shortType(typeUrl)).acks.inc();
   if (firstAckOfVersion && configVersion === ctx.cache.configVersion) {
-    ctx.metrics.changeToAck.observe({ type: shortType(typeUrl) }, (Date.now() - ctx.cache.publishedAtMs) / 1000);
+    ctx.metrics.forType(shortType(typeUrl)).changeToAck.observe((Date.now() - ctx.cache.publishedAtMs) / 1000);
   }
 }
 
 export function recordNack(ctx: StreamContext, typeUrl: ServedTypeUrl, version: string, message: string): void {
   ctx.record.type(typeUrl).lastNack = { version, message, at: new Date().toISOString() };
-  ctx.metrics.nacks.inc({ type: shortType(typeUrl) });
+  ctx.metrics.forType(shortType(typeUrl)).nacks.inc();
   ctx.logger.warn({ node: ctx.record.node?.id, type: shortType(typeUrl), version, error: message }, 'proxy rejected config (NACK); not re-sending it');
 }
 
@@ -44,6 +44,7 @@ export function recordSend(ctx: StreamContext, typeUrl: ServedTypeUrl, version: 
   const t = ctx.record.type(typeUrl);
   t.sentVersion = version;
   t.sentConfigVersion = configVersion;
-  ctx.metrics.pushes.inc({ type: shortType(typeUrl) });
-  ctx.metrics.pushBytes.inc({ type: shortType(typeUrl) }, bytes);
+  const m = ctx.metrics.forType(shortType(typeUrl));
+  m.pushes.inc();
+  m.pushBytes.inc(bytes);
 }

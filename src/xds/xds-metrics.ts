@@ -1,6 +1,15 @@
 // Prometheus metrics of the ADS server, on a registry the caller owns (one per process).
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
+/** The per-type series, bound once: a push or an ACK then costs no label lookup. */
+export interface TypeMetrics {
+  readonly pushes: { inc(v?: number): void };
+  readonly pushBytes: { inc(v?: number): void };
+  readonly acks: { inc(v?: number): void };
+  readonly nacks: { inc(v?: number): void };
+  readonly changeToAck: { observe(v: number): void };
+}
+
 export interface XdsMetrics {
   readonly streams: Counter<'protocol'>;
   readonly activeStreams: Gauge<'protocol'>;
@@ -11,11 +20,14 @@ export interface XdsMetrics {
   readonly configVersions: Counter<'result'>;
   readonly changeToAck: Histogram<'type'>;
   readonly identityRejections: Counter<'protocol' | 'reason'>;
+  /** The series of one type (its short name: CDS, EDS…). */
+  forType(type: string): TypeMetrics;
 }
 
 export function createXdsMetrics(registry: Registry): XdsMetrics {
   const registers = [registry];
-  return {
+  const byType = new Map<string, TypeMetrics>();
+  const m: Omit<XdsMetrics, 'forType'> = {
     streams: new Counter({ name: 'shadowplane_xds_streams_total', help: 'ADS streams opened', labelNames: ['protocol'], registers }),
     activeStreams: new Gauge({ name: 'shadowplane_xds_active_streams', help: 'ADS streams open now', labelNames: ['protocol'], registers }),
     pushes: new Counter({ name: 'shadowplane_xds_pushes_total', help: 'Discovery responses sent', labelNames: ['type'], registers }),
@@ -36,5 +48,17 @@ export function createXdsMetrics(registry: Registry): XdsMetrics {
       labelNames: ['protocol', 'reason'],
       registers,
     }),
+  };
+  return {
+    ...m,
+    forType(type) {
+      let t = byType.get(type);
+      if (!t) {
+        const labels = { type };
+        t = { pushes: m.pushes.labels(labels), pushBytes: m.pushBytes.labels(labels), acks: m.acks.labels(labels), nacks: m.nacks.labels(labels), changeToAck: m.changeToAck.labels(labels) };
+        byType.set(type, t);
+      }
+      return t;
+    },
   };
 }

@@ -3,7 +3,7 @@
 // pushing every type on a new snapshot in the order Envoy needs, make-before-break
 // (make-before-break.ts), ACK/NACK bookkeeping, and the sync state each type is in. Each protocol
 // supplies how a request updates the subscription and how a response is assembled.
-import type { NodeInfo } from '../envoy-api/discovery-codec.js';
+import { withNonce, type NodeInfo } from '../envoy-api/discovery-codec.js';
 import { resourceReferences } from '../envoy-api/resource-references.js';
 import { TypeUrl } from '../envoy-api/type-urls.js';
 import { gate, type Gate } from './make-before-break.js';
@@ -33,7 +33,15 @@ export interface ResponseContent {
   readonly resources: ReadonlyMap<string, EncodedResource>;
   readonly removed: readonly string[];
   readonly key: string;
+  /** What the proxy holds once it acknowledges, when that is exactly one selection (see InFlight.after). */
+  readonly after: ReadonlyMap<string, EncodedResource> | undefined;
 }
+
+/**
+ * A response's bytes but its nonce, per content: streams in the same place get the same content
+ * object (sotw-stream.ts, delta-stream.ts share them), so a push to a thousand of them encodes once.
+ */
+const bodies = new WeakMap<ResponseContent, Buffer>();
 
 export abstract class XdsStream<Req extends { readonly node?: NodeInfo; readonly typeUrl: string }> implements SyncView {
   protected readonly types = new Map<ServedTypeUrl, TypeState>();
@@ -65,28 +73,38 @@ export abstract class XdsStream<Req extends { readonly node?: NodeInfo; readonly
   /** The response for `typeUrl` now, or undefined when the proxy needs none (it holds it, or rejected it). */
   protected abstract content(typeUrl: ServedTypeUrl, st: TypeState, snapshot: Snapshot, g: Gate): ResponseContent | undefined;
 
-  protected abstract encode(typeUrl: ServedTypeUrl, c: ResponseContent, snapshot: Snapshot, nonce: string): Buffer;
+  /** The response without its nonce (withNonce adds it). */
+  protected abstract encodeBody(typeUrl: ServedTypeUrl, c: ResponseContent, snapshot: Snapshot): Buffer;
 
   /** A new config version: every subscribed type, in the order Envoy needs. */
   onSnapshot(): void {
     for (const typeUrl of PUSH_ORDER) if (this.types.has(typeUrl)) this.push(typeUrl);
   }
 
+  private current: { readonly configVersion: number; readonly snapshot: Snapshot | undefined } | undefined;
+
+  /** This node's snapshot of the current config version (looked up once per version). */
   protected snapshot(): Snapshot | undefined {
-    return this.ctx.cache.snapshotFor(this.ctx.record.node);
+    const configVersion = this.ctx.cache.configVersion;
+    if (this.current?.configVersion !== configVersion) this.current = { configVersion, snapshot: this.ctx.cache.snapshotFor(this.ctx.record.node) };
+    return this.current.snapshot;
   }
 
   private push(typeUrl: ServedTypeUrl): void {
     const st = this.types.get(typeUrl);
     const snapshot = this.snapshot();
     if (!st || !snapshot || st.inFlight) return;
+    // The proxy holds exactly what it should: nothing to send, nothing to work out.
+    if (st.held.exactly === st.wanted(snapshot)) return;
     const g = gate(typeUrl, snapshot, this.types);
     if (g.blocked) return;
     const c = this.content(typeUrl, st, snapshot, g);
     if (!c) return;
     const nonce = String(++this.nonce);
-    const bytes = this.encode(typeUrl, c, snapshot, nonce);
-    const inFlight: InFlight = { nonce, version: c.version, configVersion: snapshot.configVersion, resources: c.resources, removed: c.removed, key: c.key };
+    let body = bodies.get(c);
+    if (!body) bodies.set(c, (body = this.encodeBody(typeUrl, c, snapshot)));
+    const bytes = withNonce(body, nonce);
+    const inFlight: InFlight = { nonce, version: c.version, configVersion: snapshot.configVersion, resources: c.resources, removed: c.removed, key: c.key, after: c.after };
     st.inFlight = inFlight;
     st.sentKey = c.key;
     st.lastNonce = nonce;
@@ -110,7 +128,7 @@ export abstract class XdsStream<Req extends { readonly node?: NodeInfo; readonly
 
   /** Records, for a reconnecting proxy, that it already holds `want` (it said so); nothing is sent for it. */
   protected resume(typeUrl: ServedTypeUrl, st: TypeState, want: ReadonlyMap<string, EncodedResource>, version: string, key: string, snapshot: Snapshot): void {
-    for (const [name, r] of want) st.held.set(name, { version: r.version, resource: r });
+    st.held.replace(want);
     st.sentKey = key;
     recordSend(this.ctx, typeUrl, version, snapshot.configVersion, 0);
     recordAck(this.ctx, typeUrl, version, snapshot.configVersion);
@@ -148,11 +166,12 @@ export abstract class XdsStream<Req extends { readonly node?: NodeInfo; readonly
     const snapshot = this.snapshot();
     if (!st || !snapshot) return [];
     const want = st.wanted(snapshot);
-    const names = new Set([...want.keys(), ...st.held.keys(), ...st.subscription.names]);
+    const names = new Set([...want.keys(), ...st.held.names(), ...st.subscription.names]);
     return [...names].sort().map((name): ResourceReport => {
       const current = want.get(name);
       const held = st.held.get(name);
-      if (current && st.refused(name, current.version)) {
+      // A state-of-the-world NACK refuses the whole response: a resource the proxy already holds at the current version stays ACKED.
+      if (current && st.refused(name, current.version) && held?.version !== current.version) {
         const r = st.rejected!;
         return { name, version: held?.version ?? current.version, resource: held?.resource, status: 'ERROR', client: 'NACKED', error: { message: r.message, at: r.at, version: current.version, resource: current } };
       }
