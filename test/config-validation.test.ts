@@ -126,6 +126,31 @@ clusters:
       ],
     },
     {
+      name: 'a mirror path: a path without "?", and a fixed cluster to rewrite it for',
+      text: oneRoute(`          - match: { prefix: / }
+            cluster: a
+            mirrors:
+              - { cluster: m, path: { value: "/x?y=1", mode: append } }
+              - { cluster_header: x-m, path: { value: /mirror } }
+`),
+      expected: [
+        'configs/x.yaml:11:46 listeners[0].virtual_hosts[0].routes[0].mirrors[0].path.value: must start with "/" and hold no "?", "#", "\\" or white space [SP002]',
+        'configs/x.yaml:11:62 listeners[0].virtual_hosts[0].routes[0].mirrors[0].path.mode: Invalid option: expected one of "replace"|"prefix" [SP002]',
+      ],
+    },
+    {
+      name: 'a mirror path with a header-selected cluster needs its allowlist',
+      text: oneRoute(`          - match: { prefix: / }
+            cluster: a
+            mirrors:
+              - { cluster_header: x-m, path: { value: /mirror } }
+`),
+      expected: [
+        `configs/x.yaml:11:35 listeners[0].virtual_hosts[0].routes[0].mirrors[0].cluster_header: warning: any request may choose the mirror cluster through "x-m"; add allowed_clusters. Envoy's docs: "Allowing a request header to determine the cluster that the request is mirrored to is most useful in a trusted environment. If you allow dynamic mirroring according to request header, you may wish to restrict which requests can set or proxy the header." [SP101]`,
+        'configs/x.yaml:11:46 listeners[0].virtual_hosts[0].routes[0].mirrors[0].path: path needs a fixed cluster: give cluster, or allowed_clusters with cluster_header [SP008]',
+      ],
+    },
+    {
       name: 'addresses, regexes and cluster types',
       text: `listeners:
   - name: front

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadConfigFile } from '../src/config/load.js';
+import { loadConfigFile, parseConfig } from '../src/config/load.js';
 import { canonicalResources } from '../src/envoy-api/resource-set.js';
 import { buildModel } from '../src/model/build.js';
 import { adsBootstrap, staticBootstrap } from '../src/translate/bootstrap.js';
@@ -71,6 +71,33 @@ describe('envoy --mode validate', () => {
     const r = await envoyValidate(bin, b, dir, 'mtls-missing');
     assert.equal(r.ok, false);
     assert.match(r.output, /missing\.pem/);
+  });
+
+  it("accepts a mirror path's internal listener, which needs the bootstrap's internal_listener extension", async (t) => {
+    const bin = requireEnvoy(t);
+    if (!bin) return;
+    const r = parseConfig(
+      `listeners:
+  - name: front
+    address: 127.0.0.1:10000
+    virtual_hosts:
+      - name: v
+        domains: ["*"]
+        routes: [{ match: { prefix: / }, cluster: a, mirrors: [{ cluster: m, path: { value: /copies, mode: prefix } }] }]
+clusters:
+  - { name: a, endpoints: ["127.0.0.1:9000"] }
+  - { name: m, endpoints: ["127.0.0.1:9001"], max_stream_duration: 2s }
+`,
+      'path.yaml',
+    );
+    assert.ok(r.ok);
+    const bootstrap = staticBootstrap(canonicalResources(translate(buildModel(r.config))), { nodeId: 'validate' });
+    const ok = await envoyValidate(bin, bootstrap, dir, 'mirror-path');
+    assert.ok(ok.ok, ok.output);
+    const { bootstrap_extensions: _extensions, ...without } = bootstrap;
+    const refused = await envoyValidate(bin, without, dir, 'mirror-path-no-extension');
+    assert.equal(refused.ok, false);
+    assert.match(refused.output, /InternalListener bootstrap extension is mandatory/);
   });
 
   it('rejects a route that mirrors to a cluster it does not have (the check can fail)', async (t) => {

@@ -5,6 +5,7 @@ import type { Listener, MirrorPolicy, Model } from '../model/types.js';
 import { buildCluster } from './cluster.js';
 import { buildClusterLoadAssignment } from './endpoint.js';
 import { buildListener } from './listener.js';
+import { mirrorPathResources } from './mirror-path.js';
 import { listenerSelectsNode, type NodeIdentity } from './node-selection.js';
 import { buildRouteConfiguration } from './route-configuration.js';
 
@@ -38,10 +39,11 @@ export function translate(model: Model, node?: NodeIdentity): ResourceSet {
   const listeners = node ? model.listeners.filter((l) => listenerSelectsNode(l, node)) : model.listeners;
   const wanted = referencedClusters(listeners);
   const clusters = model.clusters.filter((c) => wanted === null || wanted.has(c.name));
+  const internal = mirrorPathResources(listeners, model.clusters);
   return {
-    listeners: listeners.map(buildListener),
-    routes: listeners.map(buildRouteConfiguration),
-    clusters: clusters.map(buildCluster),
+    listeners: [...listeners.map(buildListener), ...internal.listeners],
+    routes: [...listeners.map(buildRouteConfiguration), ...internal.routes],
+    clusters: [...clusters.map(buildCluster), ...internal.clusters],
     endpoints: clusters.filter((c) => c.discovery === 'eds').map(buildClusterLoadAssignment),
   };
 }
