@@ -189,6 +189,25 @@ describe('status that never lies', () => {
     assert.doesNotMatch(after.stdout, /last rejected edit/);
   });
 
+  it('undoing a rejected edit (the file back to exactly the text being served) settles it: no longer the headline, the version unchanged', async () => {
+    const good = CONFIG('d', front);
+    const version = cp.controlPlane.cache.configVersion;
+    await cp.edit(good);
+    await waitFor('accepted', () => cp.controlPlane.cache.configVersion === version + 1);
+    const rejectedBefore = cp.controlPlane.lastRejected;
+    await cp.edit(good.replace('cluster: d }', 'cluster: ghost }'));
+    await waitFor('rejected', () => cp.controlPlane.lastRejected !== rejectedBefore);
+    const read = async () => (await (await fetch(`http://127.0.0.1:${cp.adminPort}/status`)).json()) as { configVersion: number; rejectedSinceAccepted: boolean; lastAccepted: { reason: string } };
+    assert.equal((await read()).rejectedSinceAccepted, true);
+    assert.match((await status(cp.adminPort)).stdout, /last rejected edit/);
+    await cp.edit(good);
+    await waitFor('settled', async () => !(await read()).rejectedSinceAccepted);
+    const s = await read();
+    assert.equal(s.configVersion, version + 1, 'the same config: nothing new is published');
+    assert.equal(s.lastAccepted.reason, 'file changed: back to the config being served');
+    assert.doesNotMatch((await status(cp.adminPort)).stdout, /last rejected edit/);
+  });
+
   it('usage: --timeout needs --wait and a duration', async () => {
     assert.equal((await status(cp.adminPort, '--timeout', '5s')).code, 2);
     assert.equal((await status(cp.adminPort, '--wait', '--timeout', 'soon')).code, 2);

@@ -27,7 +27,6 @@ async function readBody(req: IncomingMessage, limit: number): Promise<string | u
 /** Everything, or with `node` only that proxy's records (cheap to poll with many proxies). */
 export function controlPlaneStatus(cp: ControlPlane, node?: string | null): object {
   const proxies = cp.ads.proxies.list().filter((p) => node === undefined || node === null || p.node?.id === node);
-  const rejected = cp.lastRejected;
   return {
     configFile: cp.source.file,
     configVersion: cp.cache.configVersion,
@@ -35,9 +34,8 @@ export function controlPlaneStatus(cp: ControlPlane, node?: string | null): obje
     // A change was seen and is still being read: what follows may be about to change.
     configChanging: cp.source.changing,
     lastAccepted: cp.lastAccepted ?? null,
-    lastRejected: rejected ?? null,
-    // The last rejected edit is news until a later edit is accepted.
-    rejectedSinceAccepted: rejected !== undefined && (cp.lastAccepted === undefined || rejected.at >= cp.lastAccepted.at),
+    lastRejected: cp.lastRejected ?? null,
+    rejectedSinceAccepted: cp.rejectedSinceAccepted,
     synced: proxies.every((p) => p.synced()),
     proxies: proxies.map((p) => p.toJSON()),
   };

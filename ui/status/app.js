@@ -67,8 +67,8 @@ function renderConfig(status) {
   text('config-applied', accepted ? `${accepted.at} (${ago(accepted.at)}, ${accepted.reason})` : '–');
   const rejected = status.lastRejected;
   const box = document.getElementById('rejected');
-  // Shown while it is the latest word on the config; a later accepted edit clears it.
-  const current = rejected && (!accepted || Date.parse(rejected.at) >= Date.parse(accepted.at));
+  // Shown while it is the latest word on the config; a later accepted edit (or undoing it) clears it.
+  const current = rejected && status.rejectedSinceAccepted;
   box.hidden = !current;
   if (!current) return;
   text('rejected-at', `${rejected.at} (${ago(rejected.at)}, ${rejected.reason ?? ''})`);
