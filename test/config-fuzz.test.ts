@@ -92,11 +92,24 @@ interface Case {
   readonly text: string;
 }
 
+/** Inputs that once slipped through (empty documents answered with no problem, or a misleading one): every run starts with them. */
+function seedInputs(sandbox: string): Array<readonly [name: string, text: string]> {
+  return [
+    ['two empty documents', '---\n---\n'],
+    ['documents of nulls', '~\n---\n~\n'],
+    ['one "---"', '---\n'],
+    ['a config and a trailing "---"', `${sandbox}---\n`],
+    ['"---" around a config', `---\n---\n${sandbox}---\n~\n`],
+  ];
+}
+
 function cases(count: number, seed: number): Case[] {
   const r = rng(seed);
   const sources = exampleConfigs().map((f) => ({ file: f, text: readFileSync(path.join(REPO_ROOT, f), 'utf8') }));
+  const sandbox = sources.find((x) => x.file === path.join('configs', 'sandbox.yaml'))!;
+  const seeds = seedInputs(sandbox.text).map(([name, text], n): Case => ({ n, source: sandbox.file, mutations: [`seed: ${name}`], text }));
   const names = Object.keys(MUTATIONS);
-  return Array.from({ length: count }, (_, n) => {
+  const generated = Array.from({ length: count }, (_, i): Case => {
     const source = pick(sources, r);
     let text = source.text;
     const mutations: string[] = [];
@@ -106,8 +119,9 @@ function cases(count: number, seed: number): Case[] {
       mutations.push(name);
       text = MUTATIONS[name]!(text.split('\n'), r);
     }
-    return { n, source: source.file, mutations, text };
+    return { n: seeds.length + i, source: source.file, mutations, text };
   });
+  return [...seeds, ...generated];
 }
 
 const describeCase = (c: Case): string => `seed ${SEED}, case ${c.n} (${c.source}, ${c.mutations.join(' + ')}):\n${c.text}`;
