@@ -189,6 +189,27 @@ describe('status that never lies', () => {
     assert.doesNotMatch(after.stdout, /last rejected edit/);
   });
 
+  it('status --wait fails at once after a rejected edit (it will never roll out), saying so; plain status shows it and exits 0 while every proxy is SYNCED', async () => {
+    const c = new HeldClient(cp.xdsPort, 'after-reject-1');
+    c.start(TypeUrl.Cluster);
+    try {
+      await waitFor('SYNCED', async () => (await types('after-reject-1')).CDS?.state === 'SYNCED');
+      const rejectedBefore = cp.controlPlane.lastRejected;
+      await cp.edit(CONFIG('e', front).replace('cluster: e }', 'cluster: nowhere }'));
+      await waitFor('rejected', () => cp.controlPlane.lastRejected !== rejectedBefore);
+      const r = await status(cp.adminPort, '--wait', '--timeout', '20s');
+      assert.equal(r.code, 1, r.stdout);
+      assert.ok(r.ms < 10_000, `took ${r.ms} ms`);
+      assert.match(r.stderr, new RegExp(`the last edit was rejected: it will not roll out \\(version ${cp.controlPlane.cache.configVersion} keeps being served\\)`));
+      assert.match(r.stdout, /last rejected edit .*\n  .*unknown cluster "nowhere"/);
+      const plain = await status(cp.adminPort);
+      assert.equal(plain.code, 0, plain.stdout);
+      assert.match(plain.stdout, /last rejected edit/);
+    } finally {
+      c.close();
+    }
+  });
+
   it('undoing a rejected edit (the file back to exactly the text being served) settles it: no longer the headline, the version unchanged', async () => {
     const good = CONFIG('d', front);
     const version = cp.controlPlane.cache.configVersion;

@@ -55,6 +55,8 @@ function behind(s: StatusJson): string[] {
 }
 
 const nacked = (s: StatusJson): boolean => s.proxies.some((p) => Object.values(p.types).some((t) => t.state === 'NACKED'));
+/** The last edit was rejected (and is not being read again): it will never roll out. */
+const editRejected = (s: StatusJson): boolean => s.rejectedSinceAccepted === true && !s.configChanging;
 const allSynced = (s: StatusJson): boolean => !s.configChanging && s.proxies.every((p) => p.synced);
 
 export function formatStatus(s: StatusJson): string {
@@ -98,7 +100,8 @@ function readCa(file: string | undefined): Buffer | undefined {
 
 /**
  * `shadowplane status [--admin URL] [--admin-ca F] [--admin-token-file F] [--format json] [--wait [--timeout 30s]]`:
- * exit 0 when every proxy is SYNCED on every type, 1 when any is not (NACKED, or at the timeout), 2 on a usage error.
+ * exit 0 when every proxy is SYNCED on every type, 1 when any is not (NACKED, or at the timeout) or,
+ * with --wait, when the last edit was rejected; 2 on a usage error.
  */
 export async function statusCommand(o: StatusOptions, io: Io): Promise<number> {
   if (o.timeout !== undefined && !o.wait) throw new UsageError('--timeout goes with --wait');
@@ -136,8 +139,12 @@ async function watch(o: StatusOptions, io: Io, url: string, read: () => Promise<
       io.err(`shadowplane: cannot read ${url}: ${s}\n`);
       return 1;
     }
-    if (!o.wait || allSynced(s) || nacked(s) || Date.now() >= deadline) {
+    if (!o.wait || allSynced(s) || nacked(s) || editRejected(s) || Date.now() >= deadline) {
       show(s);
+      if (o.wait && editRejected(s)) {
+        io.err(`shadowplane: the last edit was rejected: it will not roll out (version ${s.configVersion} keeps being served)\n`);
+        return 1;
+      }
       if (allSynced(s)) return 0;
       if (o.wait) io.err(nacked(s) ? 'shadowplane: a proxy rejected the config (NACKED)\n' : `shadowplane: not every proxy is SYNCED after ${o.timeout ?? '30s'}\n`);
       return 1;
