@@ -21,6 +21,8 @@ interface ProxyJson {
   nodeCluster: string;
   envoyVersion: string | null;
   protocol: string;
+  /** The config version it has acknowledged as a whole; null before it holds some type. */
+  ackedConfigVersion?: number | null;
   connectedSince: string;
   synced: boolean;
   types: Record<string, TypeJson>;
@@ -60,9 +62,10 @@ const editRejected = (s: StatusJson): boolean => s.rejectedSinceAccepted === tru
 const allSynced = (s: StatusJson): boolean => !s.configChanging && s.proxies.every((p) => p.synced);
 
 export function formatStatus(s: StatusJson): string {
-  const rows = [['NODE', 'CLUSTER', 'ENVOY', 'XDS', ...TYPES]];
+  const rows = [['NODE', 'CLUSTER', 'ENVOY', 'XDS', 'VERSION', ...TYPES]];
   for (const p of s.proxies) {
-    rows.push([p.nodeId, p.nodeCluster || '-', p.envoyVersion ?? '-', p.protocol.toUpperCase(), ...TYPES.map((t) => p.types[t]?.state ?? '-')]);
+    const version = p.ackedConfigVersion === undefined || p.ackedConfigVersion === null ? '-' : String(p.ackedConfigVersion);
+    rows.push([p.nodeId, p.nodeCluster || '-', p.envoyVersion ?? '-', p.protocol.toUpperCase(), version, ...TYPES.map((t) => p.types[t]?.state ?? '-')]);
   }
   let out = `config ${s.configFile}, version ${s.configVersion}, ${s.proxies.length} proxies\n${table(rows)}\n`;
   const rejected = s.lastRejected;

@@ -24,6 +24,21 @@ async function readBody(req: IncomingMessage, limit: number): Promise<string | u
   return Buffer.concat(chunks).toString('utf8');
 }
 
+interface ProxyTypesJson {
+  readonly types: Record<string, { readonly state: string; readonly ackedConfigVersion?: number }>;
+}
+
+/**
+ * The config version a proxy has acknowledged as a whole: the lowest over its types, a SYNCED type
+ * counting as the current version (its content is the current one, even if it was last sent with an
+ * older version that left it unchanged); null before it has acknowledged anything of some type.
+ */
+function ackedConfigVersion(p: ProxyTypesJson, current: number): number | null {
+  const versions = Object.values(p.types).map((t) => (t.state === 'SYNCED' ? current : t.ackedConfigVersion));
+  if (versions.length === 0 || versions.some((v) => v === undefined)) return null;
+  return Math.min(...(versions as number[]));
+}
+
 /** Everything, or with `node` only that proxy's records (cheap to poll with many proxies). */
 export function controlPlaneStatus(cp: ControlPlane, node?: string | null): object {
   const proxies = cp.ads.proxies.list().filter((p) => node === undefined || node === null || p.node?.id === node);
@@ -37,7 +52,10 @@ export function controlPlaneStatus(cp: ControlPlane, node?: string | null): obje
     lastRejected: cp.lastRejected ?? null,
     rejectedSinceAccepted: cp.rejectedSinceAccepted,
     synced: proxies.every((p) => p.synced()),
-    proxies: proxies.map((p) => p.toJSON()),
+    proxies: proxies.map((p) => {
+      const json = p.toJSON() as ProxyTypesJson;
+      return { ...json, ackedConfigVersion: ackedConfigVersion(json, cp.cache.configVersion) };
+    }),
   };
 }
 

@@ -100,11 +100,12 @@ function renderProxies(status) {
       el('td', {}, p.nodeCluster || '–'),
       el('td', {}, p.envoyVersion || '–'),
       el('td', {}, (p.protocol || '–').toUpperCase()),
+      el('td', { class: 'version', title: 'the config version it has acknowledged' }, p.ackedConfigVersion === null || p.ackedConfigVersion === undefined ? '–' : String(p.ackedConfigVersion)),
       ...cells,
       el('td', { class: 'muted' }, ago(lastAck)),
     );
   });
-  if (rows.length === 0) rows.push(el('tr', {}, el('td', { colspan: 10, class: 'muted' }, 'No proxy is connected.')));
+  if (rows.length === 0) rows.push(el('tr', {}, el('td', { colspan: 11, class: 'muted' }, 'No proxy is connected.')));
   document.querySelector('#proxy-table tbody').replaceChildren(...rows);
   text('proxy-count', `(${status.proxies.length})`);
   document.getElementById('proxy-notes').replaceChildren(...notes.map((n) => el('li', {}, n)));
