@@ -12,21 +12,10 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startControlPlane, type TestControlPlane } from './helpers/control-plane.js';
 import { exampleConfigs, REPO_ROOT } from './helpers/repo.js';
+import { seededRandom } from './helpers/seeded-random.js';
 
 const CASES = Number(process.env.FUZZ_CASES ?? 2000);
 const SEED = Number(process.env.FUZZ_SEED ?? 20261122);
-
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const YAML_TOKENS = ['&a ', '*a', '*ahttpbin', '<<: *a', '!!str ', '!!binary ', '!custom ', '? ', '---\n', '...\n', '- ', ': ', '{', '}', '[', ']', '|', '>', "'", '"', '#', '%YAML 1.2\n', '\t', '~', 'null', '1e309', '-1', '0x10', '.inf', ''];
 const CHARS = ':-[]{}&*!|>\'"#%@,?\n\t abcxyz019.\\/';
@@ -104,7 +93,7 @@ function seedInputs(sandbox: string): Array<readonly [name: string, text: string
 }
 
 function cases(count: number, seed: number): Case[] {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   const sources = exampleConfigs().map((f) => ({ file: f, text: readFileSync(path.join(REPO_ROOT, f), 'utf8') }));
   const sandbox = sources.find((x) => x.file === path.join('configs', 'sandbox.yaml'))!;
   const seeds = seedInputs(sandbox.text).map(([name, text], n): Case => ({ n, source: sandbox.file, mutations: [`seed: ${name}`], text }));
