@@ -54,7 +54,8 @@ export function controlPlaneStatus(cp: ControlPlane, node?: string | null): obje
     synced: proxies.every((p) => p.synced()),
     proxies: proxies.map((p) => {
       const json = p.toJSON() as ProxyTypesJson;
-      return { ...json, ackedConfigVersion: ackedConfigVersion(json, cp.cache.configVersion) };
+      const userAgentVersion = p.node?.userAgentVersion ?? p.node?.envoyVersion ?? null;
+      return { ...json, userAgentVersion, ackedConfigVersion: ackedConfigVersion(json, cp.cache.configVersion) };
     }),
   };
 }
