@@ -1,4 +1,4 @@
-// The long edit sequence (`npm run edits:long`): EDITS (default 300) seeded config edits per mode
+// The long edit sequence (`npm run edits:long`): EDITS (default 300) seeded config edits applied per mode
 // against real Envoy over state of the world and delta, as test/edit-sequence.test.ts runs 30 of,
 // with the result written to its section of bench/RESULTS.md.
 import os from 'node:os';

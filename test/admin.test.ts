@@ -113,8 +113,9 @@ describe('admin endpoint', () => {
     const r = await execFileAsync(process.execPath, [path.join(REPO_ROOT, 'bin/shadowplane.js'), 'status', '--admin', `127.0.0.1:${cp.adminPort}`], { encoding: 'utf8' });
     const lines = r.stdout.split('\n');
     assert.match(lines[0]!, /^config .*shadowplane\.yaml, version 2, 1 proxies$/);
-    assert.match(lines[1]!, /^NODE\s+CLUSTER\s+ENVOY\s+XDS\s+CDS\s+EDS\s+LDS\s+RDS\s+RTDS$/);
-    assert.match(lines[2]!, /^admin-test\s+c\s+-\s+SOTW\s+SYNCED\s+-\s+-\s+-\s+-$/);
+    assert.match(lines[1]!, /^NODE\s+CLUSTER\s+ENVOY\s+XDS\s+VERSION\s+CDS\s+EDS\s+LDS\s+RDS\s+RTDS$/);
+    // It holds version 2 (its one type, CDS, acknowledged at the current content).
+    assert.match(lines[2]!, /^admin-test\s+c\s+-\s+SOTW\s+2\s+SYNCED\s+-\s+-\s+-\s+-$/);
   });
 });
 

@@ -1,12 +1,13 @@
 // The compiler as tables: config fragments in, Envoy resources (as Envoy receives them) out.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ResourceSet } from '../src/envoy-api/resource-set.js';
+import { canonicalResources, type ResourceSet } from '../src/envoy-api/resource-set.js';
 import { parseConfig } from '../src/config/load.js';
 import { canonicalize, encodeTyped, type JsonObject, type TypedJson } from '../src/envoy-api/proto-json.js';
 import { buildModel } from '../src/model/build.js';
 import { fractionFromPercent, normalizeFraction } from '../src/model/fraction.js';
 import type { Model } from '../src/model/types.js';
+import { mirrorPathName } from '../src/translate/mirror-policy.js';
 import { translate } from '../src/translate/resources.js';
 
 function compile(text: string): Model {
@@ -337,6 +338,101 @@ clusters:
         explicit_http_config: { http2_protocol_options: {} },
       },
     });
+  });
+});
+
+describe('a mirror path: the copy goes through an internal listener that rewrites its path', () => {
+  /** withRoutes' config with a mirror cluster m1 that has timeouts and limits, and a listener that mirrors nothing. */
+  const config = (mirrors: string, nodes = ''): string =>
+    withRoutes(`          - { name: r, match: { prefix: / }, cluster: a, mirrors: ${mirrors} }`, '', nodes)
+      .replace('{ name: m1, endpoints: ["127.0.0.1:9002"] }', '{ name: m1, endpoints: ["127.0.0.1:9002"], connect_timeout: 1s, max_stream_duration: 2s, circuit_breakers: { max_requests: 7 } }')
+      .replace('{ name: m2, endpoints: ["127.0.0.1:9003"] }', '{ name: m2, endpoints: ["127.0.0.1:9003"], http2: true }')
+      .replace('clusters:\n', '  - { name: plain, address: 0.0.0.0:10001, virtual_hosts: [{ name: v, domains: ["*"], routes: [{ match: { prefix: / }, cluster: a }] }] }\nclusters:\n');
+  const json = (r: ResourceSet) => canonicalResources(r) as unknown as Record<'listeners' | 'routes' | 'clusters', Array<JsonObject & { name: string }>>;
+
+  it('replace: the mirror policy names an internal cluster, whose internal listener rewrites the whole path (the query kept) and forwards to the mirror cluster', () => {
+    const r = json(translate(compile(config('[{ cluster: m1, path: { value: /mirror } }]'))));
+    const policy = (r.routes[0]!.virtual_hosts as Array<{ routes: RouteJson[] }>)[0]!.routes[0]!.route.request_mirror_policies![0]!;
+    const name = String(policy.cluster);
+    assert.match(name, /^mirror-path:m1:[0-9a-f]{8}$/);
+    assert.equal(name, mirrorPathName('m1', { value: '/mirror', mode: 'replace' }));
+    assert.deepEqual(policy.runtime_fraction, { default_value: { numerator: 100, denominator: 'HUNDRED' }, runtime_key: 'shadowplane.mirror.front.v.r.m1' });
+    assert.deepEqual(r.listeners.map((l) => l.name), ['front', 'plain', name]);
+    assert.deepEqual(r.listeners[2], {
+      '@type': 'type.googleapis.com/envoy.config.listener.v3.Listener',
+      name,
+      filter_chains: [
+        {
+          filters: [
+            {
+              name: 'envoy.filters.network.http_connection_manager',
+              typed_config: {
+                '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+                stat_prefix: name,
+                rds: { config_source: { ads: {}, resource_api_version: 'V3' }, route_config_name: name },
+                http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
+              },
+            },
+          ],
+        },
+      ],
+      internal_listener: {},
+    });
+    assert.deepEqual(r.routes[2], {
+      '@type': 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
+      name,
+      virtual_hosts: [
+        {
+          name: 'mirror',
+          domains: ['*'],
+          routes: [{ name: 'mirror', match: { prefix: '/' }, route: { cluster: 'm1', regex_rewrite: { pattern: { regex: '^[^?]*' }, substitution: '/mirror' }, timeout: '0s' } }],
+        },
+      ],
+    });
+    // The hop to the internal listener carries the mirror cluster's connect timeout, stream duration and limits.
+    assert.deepEqual(r.clusters.find((c) => c.name === name), {
+      '@type': 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
+      name,
+      type: 'STATIC',
+      connect_timeout: '1s',
+      circuit_breakers: { thresholds: [{ max_requests: 7 }] },
+      load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { envoy_internal_address: { server_listener_name: name } } } }] }] },
+      typed_extension_protocol_options: {
+        'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+          '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+          common_http_protocol_options: { max_stream_duration: '2s' },
+          explicit_http_config: { http_protocol_options: {} },
+        },
+      },
+    });
+    assert.ok(r.clusters.some((c) => c.name === 'm1'), 'the real mirror cluster is still served');
+  });
+
+  it('prefix: the path is the value followed by the request\'s path; another value is another internal listener; an HTTP/2 mirror is reached over HTTP/1 internally', () => {
+    const r = json(translate(compile(config('[{ cluster: m1, path: { value: /p, mode: prefix } }, { cluster: m2, path: { value: /q } }]'))));
+    const rewrite = (n: string) => ((r.routes.find((x) => x.name === n)!.virtual_hosts as Array<{ routes: RouteJson[] }>)[0]!.routes[0]!.route.regex_rewrite);
+    const prefix = mirrorPathName('m1', { value: '/p', mode: 'prefix' });
+    assert.notEqual(prefix, mirrorPathName('m1', { value: '/p', mode: 'replace' }));
+    assert.deepEqual(rewrite(prefix), { pattern: { regex: '^(.*)$' }, substitution: '/p\\1' });
+    const other = mirrorPathName('m2', { value: '/q', mode: 'replace' });
+    assert.deepEqual(rewrite(other), { pattern: { regex: '^[^?]*' }, substitution: '/q' });
+    assert.equal(r.clusters.find((c) => c.name === other)!.typed_extension_protocol_options, undefined);
+  });
+
+  it('a header-selected mirror with an allowlist gets an internal listener per allowed cluster, one per route variant', () => {
+    const r = json(translate(compile(config('[{ cluster_header: x-m, allowed_clusters: [m1, m2], path: { value: /h } }]'))));
+    const routes = (r.routes[0]!.virtual_hosts as Array<{ routes: RouteJson[] }>)[0]!.routes;
+    const names = ['m1', 'm2'].map((c) => mirrorPathName(c, { value: '/h', mode: 'replace' }));
+    assert.deepEqual(routes.map((x) => (x.route.request_mirror_policies ?? []).map((p) => p.cluster)), [[names[0]], [names[1]], []]);
+    assert.deepEqual(r.listeners.map((l) => l.name), ['front', 'plain', ...names]);
+  });
+
+  it('only nodes that get the mirroring listener get its internal listener and clusters', () => {
+    const model = compile(config('[{ cluster: m1, path: { value: /mirror } }]', '    nodes: [{ id: edge }]\n'));
+    const name = mirrorPathName('m1', { value: '/mirror', mode: 'replace' });
+    assert.deepEqual(translate(model, { id: 'edge' }).listeners.map((l) => l.name), ['front', 'plain', name]);
+    const other = translate(model, { id: 'other' });
+    assert.deepEqual([other.listeners.map((l) => l.name), other.routes.map((l) => l.name), other.clusters.map((l) => l.name)], [['plain'], ['plain'], ['a']]);
   });
 });
 

@@ -12,21 +12,10 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startControlPlane, type TestControlPlane } from './helpers/control-plane.js';
 import { exampleConfigs, REPO_ROOT } from './helpers/repo.js';
+import { seededRandom } from './helpers/seeded-random.js';
 
 const CASES = Number(process.env.FUZZ_CASES ?? 2000);
 const SEED = Number(process.env.FUZZ_SEED ?? 20261122);
-
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const YAML_TOKENS = ['&a ', '*a', '*ahttpbin', '<<: *a', '!!str ', '!!binary ', '!custom ', '? ', '---\n', '...\n', '- ', ': ', '{', '}', '[', ']', '|', '>', "'", '"', '#', '%YAML 1.2\n', '\t', '~', 'null', '1e309', '-1', '0x10', '.inf', ''];
 const CHARS = ':-[]{}&*!|>\'"#%@,?\n\t abcxyz019.\\/';
@@ -92,11 +81,24 @@ interface Case {
   readonly text: string;
 }
 
+/** Inputs that once slipped through (empty documents answered with no problem, or a misleading one): every run starts with them. */
+function seedInputs(sandbox: string): Array<readonly [name: string, text: string]> {
+  return [
+    ['two empty documents', '---\n---\n'],
+    ['documents of nulls', '~\n---\n~\n'],
+    ['one "---"', '---\n'],
+    ['a config and a trailing "---"', `${sandbox}---\n`],
+    ['"---" around a config', `---\n---\n${sandbox}---\n~\n`],
+  ];
+}
+
 function cases(count: number, seed: number): Case[] {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   const sources = exampleConfigs().map((f) => ({ file: f, text: readFileSync(path.join(REPO_ROOT, f), 'utf8') }));
+  const sandbox = sources.find((x) => x.file === path.join('configs', 'sandbox.yaml'))!;
+  const seeds = seedInputs(sandbox.text).map(([name, text], n): Case => ({ n, source: sandbox.file, mutations: [`seed: ${name}`], text }));
   const names = Object.keys(MUTATIONS);
-  return Array.from({ length: count }, (_, n) => {
+  const generated = Array.from({ length: count }, (_, i): Case => {
     const source = pick(sources, r);
     let text = source.text;
     const mutations: string[] = [];
@@ -106,8 +108,9 @@ function cases(count: number, seed: number): Case[] {
       mutations.push(name);
       text = MUTATIONS[name]!(text.split('\n'), r);
     }
-    return { n, source: source.file, mutations, text };
+    return { n: seeds.length + i, source: source.file, mutations, text };
   });
+  return [...seeds, ...generated];
 }
 
 const describeCase = (c: Case): string => `seed ${SEED}, case ${c.n} (${c.source}, ${c.mutations.join(' + ')}):\n${c.text}`;

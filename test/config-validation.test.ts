@@ -1,7 +1,7 @@
 // Broken configs: every problem in one pass, each with file:line:col, field path and message.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseConfig } from '../src/config/load.js';
+import { parseConfig, parseConfigText } from '../src/config/load.js';
 import { formatProblem } from '../src/config/problems.js';
 
 function problems(text: string): string[] {
@@ -126,6 +126,31 @@ clusters:
       ],
     },
     {
+      name: 'a mirror path: a path without "?", and a fixed cluster to rewrite it for',
+      text: oneRoute(`          - match: { prefix: / }
+            cluster: a
+            mirrors:
+              - { cluster: m, path: { value: "/x?y=1", mode: append } }
+              - { cluster_header: x-m, path: { value: /mirror } }
+`),
+      expected: [
+        'configs/x.yaml:11:46 listeners[0].virtual_hosts[0].routes[0].mirrors[0].path.value: must start with "/" and hold no "?", "#", "\\" or white space [SP002]',
+        'configs/x.yaml:11:62 listeners[0].virtual_hosts[0].routes[0].mirrors[0].path.mode: Invalid option: expected one of "replace"|"prefix" [SP002]',
+      ],
+    },
+    {
+      name: 'a mirror path with a header-selected cluster needs its allowlist',
+      text: oneRoute(`          - match: { prefix: / }
+            cluster: a
+            mirrors:
+              - { cluster_header: x-m, path: { value: /mirror } }
+`),
+      expected: [
+        `configs/x.yaml:11:35 listeners[0].virtual_hosts[0].routes[0].mirrors[0].cluster_header: warning: any request may choose the mirror cluster through "x-m"; add allowed_clusters. Envoy's docs: "Allowing a request header to determine the cluster that the request is mirrored to is most useful in a trusted environment. If you allow dynamic mirroring according to request header, you may wish to restrict which requests can set or proxy the header." [SP101]`,
+        'configs/x.yaml:11:46 listeners[0].virtual_hosts[0].routes[0].mirrors[0].path: path needs a fixed cluster: give cluster, or allowed_clusters with cluster_header [SP008]',
+      ],
+    },
+    {
       name: 'addresses, regexes and cluster types',
       text: `listeners:
   - name: front
@@ -195,6 +220,14 @@ clusters:
     },
     { name: 'an empty file', text: '', expected: ['configs/x.yaml:1:1: the file is empty: a config needs listeners and clusters [SP002]'] },
     { name: 'a file of comments only', text: '# nothing yet\n\n', expected: ['configs/x.yaml:1:1: the file is empty: a config needs listeners and clusters [SP002]'] },
+    { name: 'a file of one "---"', text: '---\n', expected: ['configs/x.yaml:1:1: the file is empty: a config needs listeners and clusters [SP002]'] },
+    { name: 'two empty documents', text: '---\n---\n', expected: ['configs/x.yaml:1:1: the file is empty: a config needs listeners and clusters [SP002]'] },
+    { name: 'documents that are only nulls', text: '~\n---\n~\n', expected: ['configs/x.yaml:1:1: the file is empty: a config needs listeners and clusters [SP002]'] },
+    {
+      name: 'a second shadowplane document in one file',
+      text: `${oneRoute('          - { match: { prefix: / }, cluster: a, mirrors: [{ cluster: m }] }\n')}---\nlisteners: []\n`,
+      expected: ['configs/x.yaml:16:1: a shadowplane config is one YAML document; this is a second one [SP001]'],
+    },
   ];
 
   for (const c of cases) {
@@ -215,6 +248,22 @@ clusters:
     assert.match(w, /^configs\/x\.yaml:10:41 listeners\[0\]\.virtual_hosts\[0\]\.routes\[0\]\.mirrors\[0\]\.cluster_header: warning: /);
     assert.match(w, /is most useful in a trusted environment/);
     assert.match(w, /\[SP101\]$/);
+  });
+
+  it('empty documents read as any format: the file is empty, at 1:1 (not an empty problem list)', () => {
+    for (const text of ['---\n---\n', '~\n---\n~\n', '---\n', '']) {
+      const r = parseConfigText(text, 'configs/x.yaml');
+      assert.deepEqual(r.ok ? [] : r.problems.map(formatProblem), ['configs/x.yaml:1:1: the file is empty: a config needs listeners and clusters [SP002]'], JSON.stringify(text));
+    }
+  });
+
+  it('"---" before, between or after a valid config says nothing: the config is accepted', () => {
+    const config = oneRoute('          - { match: { prefix: / }, cluster: a, mirrors: [{ cluster: m }] }\n');
+    for (const text of [`${config}---\n`, `---\n${config}`, `---\n---\n${config}---\n~\n`]) {
+      const r = parseConfigText(text, 'configs/x.yaml');
+      assert.ok(r.ok, `${JSON.stringify(text)}: ${r.ok ? '' : r.problems.map(formatProblem).join('\n')}`);
+      assert.deepEqual(r.config, (parseConfig(config, 'configs/x.yaml') as { config: unknown }).config);
+    }
   });
 
   it('a valid file has no problems', () => {

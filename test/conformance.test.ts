@@ -86,6 +86,13 @@ listeners:
           - { name: mirror-runtime, match: { prefix: /mirror/runtime }, cluster: svc-a, mirrors: ${m('mirror-b', `, percent: 50, runtime_key: ${RUNTIME_KEY}`)} }
           - { name: mirror-struct-none, match: { prefix: /mirror/struct-none }, cluster: svc-a, mirrors: ${m('mirror-b', ', percent: 50, runtime_key: conformance.struct.none')} }
           - { name: mirror-struct-all, match: { prefix: /mirror/struct-all }, cluster: svc-a, mirrors: ${m('mirror-b', ', percent: 50, runtime_key: conformance.struct.all')} }
+          - { name: mirror-path, match: { prefix: /mirror/path }, cluster: svc-a, mirrors: [{ cluster: mirror-a, path: { value: /copies/here } }] }
+          - name: mirror-path-prefix
+            match: { prefix: /mirror/ppfx }
+            cluster: svc-a
+            prefix_rewrite: /rewritten
+            timeout: 2s
+            mirrors: [{ cluster: mirror-a, path: { value: /copies, mode: prefix } }]
           - { name: upload, match: { prefix: /upload }, cluster: svc-a, mirrors: ${m('mirror-a')} }
           - { name: split, match: { prefix: /split }, weighted_clusters: [{ cluster: svc-a, weight: 1 }, { cluster: svc-b, weight: 3 }] }
           - { name: timeout, match: { prefix: /timeout }, cluster: slow, timeout: 0.5s }
@@ -386,6 +393,30 @@ const SCENARIOS: Array<Scenario<unknown>> = [
         '/mirror/nosuffix svc.example:8080': { 'mirror-a': 'svc.example:8080' },
         '/mirror/hostrw svc.example:8080': { 'mirror-a': 'shadow.example' },
       }),
+  }),
+  scenario({
+    name: "a mirror path (through an internal listener): replace keeps the query, prefix puts the copy's whole path and query after it; the primary keeps its path",
+    run: async (t) => {
+      const view = (r: Received | undefined) => {
+        if (!r) return undefined;
+        const h: Record<string, unknown> = { ...r.headers };
+        for (const k of ['x-test-tag', 'connection', 'content-length', 'transfer-encoding']) delete h[k];
+        return { method: r.method, path: r.path, bodyLength: r.bodyLength, headers: { ...h, 'x-request-id': UUID_RE.test(String(h['x-request-id'])) ? '<uuid>' : h['x-request-id'] } };
+      };
+      const replace = await hit(t, { path: '/mirror/path/x?q=1&r=%2F', headers: { 'x-forwarded-for': '203.0.113.7' } }, 1);
+      const prefix = await hit(t, { path: '/mirror/ppfx/y?z=2', body: Buffer.alloc(3000, 7) }, 1);
+      return { replace: { primary: replace.upstream?.path, copy: view(replace.mirrors['mirror-a']) }, prefix: { primary: prefix.upstream?.path, copy: view(prefix.mirrors['mirror-a']) } };
+    },
+    check: (o) => {
+      const r = o as Record<'replace' | 'prefix', { primary: string; copy: { method: string; path: string; bodyLength: number; headers: Record<string, unknown> } }>;
+      assert.equal(r.replace.primary, '/mirror/path/x?q=1&r=%2F');
+      assert.equal(r.replace.copy.path, '/copies/here?q=1&r=%2F');
+      assert.equal(r.replace.copy.headers.host, 'front.example-shadow');
+      assert.equal(r.replace.copy.headers['x-envoy-original-path'], '/mirror/path/x?q=1&r=%2F');
+      assert.equal(r.prefix.primary, '/rewritten/y?z=2');
+      // APISIX's prefix mode: the configured path, then the path the primary is sent with (after rewrites) and its query.
+      assert.deepEqual([r.prefix.copy.method, r.prefix.copy.path, r.prefix.copy.bodyLength], ['POST', '/copies/rewritten/y?z=2', 3000]);
+    },
   }),
   scenario({
     name: 'header mutations (add, set, remove) apply to the copy only',

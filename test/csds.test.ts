@@ -12,6 +12,7 @@ import { waitFor } from '../src/sandbox/wait.js';
 import { AdsClient } from '../src/xds-client/ads-client.js';
 import { startControlPlane, type TestControlPlane } from './helpers/control-plane.js';
 import { freePort } from './helpers/ports.js';
+import { SHADOWPLANE_VERSION } from '../src/server/version.js';
 
 const require = createRequire(import.meta.url);
 
@@ -33,7 +34,7 @@ function csdsRoot(): protobuf.Root {
     return target;
   };
   protobuf.common('descriptor', require('protobufjs/google/protobuf/descriptor.json').nested.google.nested.protobuf.nested);
-  root.loadSync(['envoy/service/status/v3/csds.proto', 'envoy/config/cluster/v3/cluster.proto'], { keepCase: true });
+  root.loadSync(['envoy/service/status/v3/csds.proto', 'envoy/config/cluster/v3/cluster.proto', 'envoy/service/discovery/v3/discovery.proto'], { keepCase: true });
   root.resolveAll();
   return root;
 }
@@ -122,6 +123,30 @@ describe('Client Status Discovery Service', () => {
     assert.deepEqual((exact.config as Json[]).map((c) => c.node.id), ['builtin']);
     const regex = await fetchStatus({ node_matchers: [{ node_id: { safe_regex: { regex: '.*nacks' } } }] });
     assert.deepEqual((regex.config as Json[]).map((c) => c.node.id), ['edge-nacks']);
+  });
+
+  it("each client's node as it named itself: its user agent and that agent's version (an Envoy's; the built-in data plane's shadowplane version)", async () => {
+    // A client that says what Envoy 1.40.0 says of itself, over ADS as Envoy sends it.
+    const req = root.lookupType('envoy.service.discovery.v3.DiscoveryRequest');
+    const ads = client.makeBidiStreamRequest('/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources', (m: Json) => Buffer.from(req.encode(req.fromObject(m)).finish()), (b: Buffer) => b);
+    ads.on('data', () => undefined);
+    ads.on('error', () => undefined);
+    ads.write({
+      node: { id: 'envoy-like', cluster: 'edge', user_agent_name: 'envoy', user_agent_build_version: { version: { major_number: 1, minor_number: 40, patch: 0 } } },
+      type_url: TypeUrl.Cluster,
+    });
+    try {
+      await waitFor('connected', () => cp.controlPlane.ads.proxies.list().some((p) => p.node?.id === 'envoy-like'));
+      const res = await fetchStatus({ exclude_resource_contents: true });
+      assert.deepEqual(byNode(res, 'envoy-like')!.node, { id: 'envoy-like', cluster: 'edge', user_agent_name: 'envoy', user_agent_build_version: { version: { major_number: 1, minor_number: 40, patch: 0 } } });
+      const [major, minor, patch] = SHADOWPLANE_VERSION.split('.').map(Number);
+      const version = { major_number: major, minor_number: minor, patch };
+      assert.deepEqual(byNode(res, 'builtin')!.node, { id: 'builtin', cluster: 'shadowplane', user_agent_name: 'shadowplane', user_agent_build_version: { version } });
+      // A client that names no version gets none.
+      assert.equal(byNode(res, 'edge-acks')!.node.user_agent_build_version, undefined);
+    } finally {
+      ads.end();
+    }
   });
 
   it('StreamClientStatus answers each request on the stream', async () => {

@@ -16,6 +16,7 @@ describe(`edit sequences against real Envoy (${EDITS} edits per mode, seed ${SEE
       if (!envoyBin) return;
       const r = await runEditSequence({ mode, edits: EDITS, seed: SEED, envoyBin, baseId });
       assert.deepEqual(r.loadFailures, []);
+      assert.equal(r.convergeMs.length, EDITS, `${EDITS} edits that change the config are applied (${r.edits.length} generated)`);
       assert.ok(r.loadRequests > 0 && r.trafficChecks >= EDITS, `${r.loadRequests} canary requests, ${r.trafficChecks} traffic checks`);
       t.diagnostic(`${mode}: ${r.convergeMs.length} edits applied, converge p50 ${[...r.convergeMs].sort((a, b) => a - b)[Math.floor(r.convergeMs.length / 2)]} ms, ${r.loadRequests} canary requests, ${r.trafficChecks} traffic checks`);
     });

@@ -1,13 +1,13 @@
 // Real Envoy's validate mode accepts every example config's rendered resources (embedded as static
-// resources) and the ADS bootstrap that `shadowplane bootstrap` prints; and it does reject a broken one,
-// so these checks can fail.
+// resources), those of every imported-format example, and the ADS bootstrap that `shadowplane
+// bootstrap` prints; and it does reject a broken one, so these checks can fail.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadConfigFile } from '../src/config/load.js';
+import { loadConfigFile, loadConfigPath, parseConfig } from '../src/config/load.js';
 import { canonicalResources } from '../src/envoy-api/resource-set.js';
 import { buildModel } from '../src/model/build.js';
 import { adsBootstrap, staticBootstrap } from '../src/translate/bootstrap.js';
@@ -16,7 +16,7 @@ import { envoyValidate } from '../src/sandbox/envoy-process.js';
 import { parse } from 'yaml';
 import { requireEnvoy } from './helpers/envoy.js';
 import { makeTestPki, type TestPki } from './helpers/pki.js';
-import { exampleConfigs, REPO_ROOT } from './helpers/repo.js';
+import { exampleConfigs, importExamples, REPO_ROOT } from './helpers/repo.js';
 
 describe('envoy --mode validate', () => {
   let dir = '';
@@ -38,6 +38,19 @@ describe('envoy --mode validate', () => {
       assert.ok(loaded.ok);
       const bootstrap = staticBootstrap(canonicalResources(translate(buildModel(loaded.config))), { nodeId: 'validate' });
       const r = await envoyValidate(bin, bootstrap, dir, path.basename(config, '.yaml'));
+      assert.ok(r.ok, r.output);
+    });
+  }
+
+  // Every imported-format example: the seeds' documents and the case folders the golden files cover.
+  for (const e of importExamples()) {
+    it(`accepts ${e.dir}`, async (t) => {
+      const bin = requireEnvoy(t);
+      if (!bin) return;
+      const loaded = await loadConfigPath(path.join(REPO_ROOT, e.dir));
+      assert.ok(loaded.ok, JSON.stringify(loaded.ok ? [] : loaded.problems));
+      const bootstrap = staticBootstrap(canonicalResources(translate(buildModel(loaded.config))), { nodeId: 'validate' });
+      const r = await envoyValidate(bin, bootstrap, dir, `${e.format}-${e.name}`);
       assert.ok(r.ok, r.output);
     });
   }
@@ -71,6 +84,33 @@ describe('envoy --mode validate', () => {
     const r = await envoyValidate(bin, b, dir, 'mtls-missing');
     assert.equal(r.ok, false);
     assert.match(r.output, /missing\.pem/);
+  });
+
+  it("accepts a mirror path's internal listener, which needs the bootstrap's internal_listener extension", async (t) => {
+    const bin = requireEnvoy(t);
+    if (!bin) return;
+    const r = parseConfig(
+      `listeners:
+  - name: front
+    address: 127.0.0.1:10000
+    virtual_hosts:
+      - name: v
+        domains: ["*"]
+        routes: [{ match: { prefix: / }, cluster: a, mirrors: [{ cluster: m, path: { value: /copies, mode: prefix } }] }]
+clusters:
+  - { name: a, endpoints: ["127.0.0.1:9000"] }
+  - { name: m, endpoints: ["127.0.0.1:9001"], max_stream_duration: 2s }
+`,
+      'path.yaml',
+    );
+    assert.ok(r.ok);
+    const bootstrap = staticBootstrap(canonicalResources(translate(buildModel(r.config))), { nodeId: 'validate' });
+    const ok = await envoyValidate(bin, bootstrap, dir, 'mirror-path');
+    assert.ok(ok.ok, ok.output);
+    const { bootstrap_extensions: _extensions, ...without } = bootstrap;
+    const refused = await envoyValidate(bin, without, dir, 'mirror-path-no-extension');
+    assert.equal(refused.ok, false);
+    assert.match(refused.output, /InternalListener bootstrap extension is mandatory/);
   });
 
   it('rejects a route that mirrors to a cluster it does not have (the check can fail)', async (t) => {

@@ -54,12 +54,36 @@ describe('APISIX import: accepted', () => {
   });
 });
 
+describe('APISIX import: proxy-mirror path and path_concat_mode', () => {
+  const mirrorOf = (conf: string) => {
+    const r = importFiles({ 'apisix.yaml': apisix(`${UPSTREAM}    plugins: { proxy-mirror: { host: "http://10.0.0.9", ${conf} } }\n`) });
+    assert.ok(r.ok, problemLines(r).join('\n'));
+    return r.config.listeners[0]!.virtual_hosts[0]!.routes[0]!.mirrors![0]!;
+  };
+  it('path alone is replace, the default; prefix is kept; path_concat_mode without a path changes nothing, as in APISIX', () => {
+    assert.deepEqual(mirrorOf('path: /mirror').path, { value: '/mirror', mode: 'replace' });
+    assert.deepEqual(mirrorOf('path: /mirror, path_concat_mode: prefix').path, { value: '/mirror', mode: 'prefix' });
+    assert.equal(mirrorOf('path_concat_mode: prefix').path, undefined);
+    assert.deepEqual(mirrorOf('path: /m').cluster, 'proxy-mirror.http.10.0.0.9.80');
+  });
+});
+
 describe('APISIX import: refused, each problem where it is written', () => {
   itFindsEach([
     [
-      "proxy-mirror's path (Envoy cannot change a copy's path)",
-      () => lines(apisix(`${UPSTREAM}    plugins: { proxy-mirror: { host: "http://10.0.0.9", path: /mirror, path_concat_mode: prefix } }\n`)),
-      /^apisix\.yaml:5:57 route\/r: plugins\.proxy-mirror\.path: path: Envoy's RequestMirrorPolicy cannot change the copy's path, .* \[SP014\]$/,
+      "proxy-mirror's path as its schema forbids it: with a query",
+      () => lines(apisix(`${UPSTREAM}    plugins: { proxy-mirror: { host: "http://10.0.0.9", path: "/mirror?x=1" } }\n`)),
+      /^apisix\.yaml:5:63 route\/r: plugins\.proxy-mirror\.path: "\/mirror\?x=1" is not a path APISIX takes \("\/" and at least one more character, no "\?" or "&"\) \[SP021\]$/,
+    ],
+    [
+      "proxy-mirror's path_concat_mode other than replace or prefix",
+      () => lines(apisix(`${UPSTREAM}    plugins: { proxy-mirror: { host: "http://10.0.0.9", path: /mirror, path_concat_mode: append } }\n`)),
+      /^apisix\.yaml:5:90 route\/r: plugins\.proxy-mirror\.path_concat_mode: path_concat_mode is replace or prefix, got "append" \[SP021\]$/,
+    ],
+    [
+      "a proxy-mirror path APISIX takes but a URL cannot carry as it is (white space)",
+      () => lines(apisix(`${UPSTREAM}    plugins: { proxy-mirror: { host: "http://10.0.0.9", path: "/a b" } }\n`)),
+      /^apisix\.yaml:5:57 route\/r: plugins\.proxy-mirror\.path: "\/a b": a mirror path with "#", "\\" or white space \[SP014\]$/,
     ],
     [
       'a plugin other than proxy-mirror',

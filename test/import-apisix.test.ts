@@ -229,4 +229,31 @@ describe('APISIX configurations through real Envoy and the built-in data plane',
     await targets.edit('apisix.yaml', () => local(example('seed-004-adc', 'adc.yaml'), b));
     await targets.onEach(seedRun, seedCheck, true);
   });
+
+  it("seed 004's route with proxy-mirror's path (hot edits): replace sends the path with the query, prefix the path before the whole URI", async (t) => {
+    if (!requireEnvoy(t)) return;
+    const withPath = (conf: string) => () => local(example('seed-004-standalone', 'apisix.yaml'), b).replace('sample_ratio: 0.5', conf);
+    const copyOf = async (x: ImportTarget) => {
+      const h = await get(x, '/get?a=1&b=%2F', 'gateway.example', { copies: 1 });
+      return { status: h.status, backend: h.backend, primary: h.primary?.path, copy: h.copies.nginx && { path: h.copies.nginx.path, host: h.copies.nginx.host } };
+    };
+    await targets.edit('apisix.yaml', withPath('path: /mirror'));
+    await targets.onEach(copyOf, (o) =>
+      assert.deepEqual(o, { status: 200, backend: 'httpbin', primary: '/get?a=1&b=%2F', copy: { path: '/mirror?a=1&b=%2F', host: 'gateway.example' } }),
+    );
+    await targets.edit('apisix.yaml', withPath('path: /mirror\n        path_concat_mode: prefix'));
+    await targets.onEach(copyOf, (o) =>
+      assert.deepEqual(o, { status: 200, backend: 'httpbin', primary: '/get?a=1&b=%2F', copy: { path: '/mirror/get?a=1&b=%2F', host: 'gateway.example' } }),
+    );
+    // The status page's row for the policy counts the copies that went through the internal listener.
+    const engine = targets.targets.find((x) => x.name === 'engine')!;
+    type Row = { virtualHost: string; route: string; mirror: string; clusters: string[]; percent: number | null; counters: { sent: number } };
+    const stats = (await (await fetch(`http://127.0.0.1:${engine.cp.adminPort}/mirror_stats`)).json()) as { policies: Row[] };
+    // The host-less route serves every Host (virtual host "any"); the model's row is the one with a percent.
+    const rows = stats.policies.filter((p) => p.route === 'apisix.traffic-mirror-route.uri0' && p.virtualHost === 'any' && p.percent !== null);
+    assert.equal(rows.length, 1, JSON.stringify(stats.policies));
+    assert.equal(rows[0]!.mirror, rows[0]!.clusters[0]);
+    assert.match(rows[0]!.clusters[0]!, /^mirror-path:proxy-mirror\.http\.127\.0\.0\.1\.\d+:[0-9a-f]{8}$/);
+    assert.ok(rows[0]!.counters.sent >= 1, JSON.stringify(rows[0]));
+  });
 });

@@ -93,6 +93,30 @@ spec:
     assert.equal(r.config.listeners[0]!.address, '127.0.0.1:8080');
   });
 
+  it("no Gateway among the documents: each Gateway the routes name is implied, as Envoy Gateway's quickstart eg (one HTTP listener on port 80, or --listen-address's port), with a warning", () => {
+    const files = { 'svc.yaml': SERVICES, 'route.yaml': route(OK_RULE).replace('[{ name: eg, sectionName: http }]', '[{ name: eg }]') };
+    const r = importFiles(files);
+    assert.ok(r.ok, problemLines(r).join('\n'));
+    assert.deepEqual(r.config.listeners.map((l) => [l.name, l.address]), [['default.eg.80', '127.0.0.1:80']]);
+    assert.deepEqual(problemLines(r), [
+      `route.yaml:5:16 HTTPRoute/default/r: spec.parentRefs[0]: warning: Gateway default/eg is not among the documents (none is): its routes are served on an implied Gateway like Envoy Gateway's quickstart, one HTTP listener "http" on 127.0.0.1:80 (--listen-address IP:PORT picks another port) [SP104]`,
+    ]);
+    const pinned = importFiles(files, { listen: { host: '127.0.0.1', port: 19080 } });
+    assert.ok(pinned.ok);
+    assert.deepEqual(pinned.config.listeners.map((l) => l.address), ['127.0.0.1:19080']);
+    // With a Gateway among the documents, a route naming another one is not attached anywhere.
+    assert.match(problems(route(OK_RULE).replace('name: eg,', 'name: other,')).join('\n'), /reason NoMatchingParent: Gateway default\/other not found .*\[SP019\]/);
+  });
+
+  it("--listen-address's port does not move a Gateway's own listener: a warning says so", () => {
+    const r = importFiles({ 'gw.yaml': GATEWAY, 'svc.yaml': SERVICES, 'route.yaml': route(OK_RULE) }, { listen: { host: '127.0.0.1', port: 19080 } });
+    assert.ok(r.ok);
+    assert.equal(r.config.listeners[0]!.address, '127.0.0.1:8080');
+    assert.deepEqual(problemLines(r), [
+      "gw.yaml:7:43 Gateway/default/eg: spec.listeners[0].port: warning: this listener binds its own port, 127.0.0.1:8080: --listen-address's port 19080 is used only for a Gateway the documents do not hold [SP104]",
+    ]);
+  });
+
   it("Envoy Gateway's Backend: IP endpoints are static, an FQDN makes it strict_dns", () => {
     const r = importFiles({
       'gw.yaml': GATEWAY,

@@ -364,3 +364,41 @@ describe('Gateway API documents through real Envoy and the built-in data plane',
     );
   });
 });
+
+describe("seed 002's HTTPRoute without its Gateway: the Gateway eg it names is implied, as Envoy Gateway's quickstart has it", () => {
+  it('backends.example goes to backend on the --listen-address port, every request mirrored to backend-2 with Host backends.example-shadow', async (t) => {
+    if (!requireEnvoy(t)) return;
+    const b = await Backends.start(NAMES);
+    const targets = await startImportTargets({
+      listeners: ['gateway'],
+      baseId: 34,
+      // The implied Gateway's one HTTP listener binds --listen-address, whose port replaces the quickstart's 80.
+      load: (p) => ({ listen: { host: '127.0.0.1', port: p.gateway } }),
+      files: () => ({ 'httproute.yaml': seedFile('httproute.yaml'), 'backend-2.yaml': seedFile('backend-2.yaml'), 'services.yaml': services(b) }),
+    }).catch(async (e: unknown) => {
+      await b.close();
+      throw e;
+    });
+    try {
+      await targets.onEach(
+        async (x) => {
+          const h = await b.hit(x.ports.gateway!, '/get', { host: 'backends.example', copies: 1 });
+          const warnings = (x.cp.controlPlane.lastAccepted?.problems ?? []).filter((w) => w.endsWith('[SP104]')).map((w) => w.slice(w.indexOf('warning: ') + 'warning: '.length));
+          return { status: h.status, backend: h.backend, copy: h.copies['backend-2'] && { path: h.copies['backend-2'].path, host: h.copies['backend-2'].host }, warnings: warnings.map((w) => w.replace(String(x.ports.gateway), 'PORT')) };
+        },
+        (o) =>
+          assert.deepEqual(o, {
+            status: 200,
+            backend: 'backend',
+            copy: { path: '/get', host: 'backends.example-shadow' },
+            warnings: [
+              `Gateway default/eg is not among the documents (none is): its routes are served on an implied Gateway like Envoy Gateway's quickstart, one HTTP listener "http" on 127.0.0.1:PORT (the port --listen-address gives) [SP104]`,
+            ],
+          }),
+      );
+    } finally {
+      await targets.close();
+      await b.close();
+    }
+  });
+});

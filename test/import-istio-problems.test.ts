@@ -111,6 +111,11 @@ spec:
 describe('Istio import: refused, each problem where it is written', () => {
   itFindsEach([
     [
+      'mirror and mirrors in one http rule (Istio refuses the two together)',
+      () => lines(vs(`${OK}    mirror: { host: web, port: { number: 80 } }\n    mirrors: [{ destination: { host: web, port: { number: 80 } } }]\n`)),
+      /^vs\.yaml:10:14 VirtualService\/default\/vs: spec\.http\[0\]\.mirrors: HTTP route cannot contain both mirror and mirrors \(Istio refuses it\): give every copy in mirrors\[\] \[SP021\]$/,
+    ],
+    [
       'a destination host that is neither a Service nor a ServiceEntry host',
       () => lines(vs(`  - route: [{ destination: { host: nowhere } }]\n`)),
       /^vs\.yaml:8:28 VirtualService\/default\/vs: spec\.http\[0\]\.route\[0\]\.destination: BackendNotFound: host nowhere\.default\.svc\.cluster\.local is neither a Kubernetes Service nor a ServiceEntry host \[SP016\]$/,

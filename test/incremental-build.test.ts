@@ -16,7 +16,8 @@ import { detachRouteConfiguration, mergeLayers, runtimeResource } from '../src/x
 import { SnapshotCache } from '../src/xds/snapshot-cache.js';
 import { buildSnapshot, type Snapshot } from '../src/xds/snapshot.js';
 import { gateRoutes, needsGating } from '../src/xds/version-gate.js';
-import { initialWorld, nextEdit, random, renderConfig, type EditContext } from './helpers/edit-model.js';
+import { initialWorld, nextEdit, renderConfig, type EditContext } from './helpers/edit-model.js';
+import { seededRandom as random } from './helpers/seeded-random.js';
 import { exampleConfigs } from './helpers/repo.js';
 
 const EDITS = Number(process.env.INCREMENTAL_EDITS ?? 300);

@@ -58,6 +58,12 @@ for (const mode of ['builtin', 'envoy', 'envoy-mtls'] as const) {
           await settle();
           return sb.logged('service2-mirror', mark).some((l) => l.includes('GET /service/1'));
         }, 10_000);
+        // The rollout check the banner tells users to run after each edit.
+        const printed = /^\s+npx shadowplane (status --wait)\s/m.exec(sb.output());
+        assert.ok(printed, sb.output());
+        const check = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin/shadowplane.js'), ...printed[1]!.split(' ')], { encoding: 'utf8', timeout: 60_000 });
+        assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
+        assert.match(check.stdout, /sandbox-front\s.*SYNCED/);
       } finally {
         assert.equal(await sb.stop(), 0, sb.output());
       }

@@ -1,6 +1,8 @@
 // The status page in a real browser: headless Chromium (Debian's package, driven by playwright-core,
-// no browser download) against the sandbox. It shows the config, every proxy's sync state and the
-// mirror policies' traffic live, shows a rejected edit, and renders a hostile route name as text.
+// no browser download) against the sandbox. It shows the config, every proxy's sync state (a NACK
+// once) and the mirror policies' traffic and comparisons live, shows a rejected edit, renders a
+// hostile route name as text, asks for a read token when the admin needs one, and makes no request
+// that fails.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -10,7 +12,10 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { requireEnvoy } from './helpers/envoy.js';
 import { httpGet } from './helpers/http-client.js';
+import { startControlPlane } from './helpers/control-plane.js';
+import { REPO_ROOT } from './helpers/repo.js';
 import { startSandbox, type Sandbox } from './helpers/sandbox-process.js';
+import { SHADOWPLANE_VERSION as VERSION } from '../src/server/version.js';
 
 const PAGE = 'http://127.0.0.1:19000/';
 const HOSTILE = '<img src=x onerror=alert(1)>';
@@ -33,7 +38,14 @@ function requireChromium(t: TestContext): string | undefined {
 // Flags for a closed network and a root user (see the machine notes): no background calls home.
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-async function openPage(browser: Browser): Promise<{ page: Page; dialogs: string[]; errors: string[] }> {
+interface OpenPage {
+  readonly page: Page;
+  readonly dialogs: string[];
+  /** Script errors, console errors (a failed request logs one), and answers of 400 and above. */
+  readonly errors: string[];
+}
+
+async function openPage(browser: Browser, url = PAGE, ready = true): Promise<OpenPage> {
   const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
   const dialogs: string[] = [];
   const errors: string[] = [];
@@ -42,8 +54,14 @@ async function openPage(browser: Browser): Promise<{ page: Page; dialogs: string
     void d.dismiss();
   });
   page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(PAGE);
-  await page.waitForSelector('body[data-ready=true]', { timeout: 15_000 });
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 400) errors.push(`HTTP ${r.status()} ${r.url()}`);
+  });
+  await page.goto(url);
+  if (ready) await page.waitForSelector('body[data-ready=true]', { timeout: 15_000 });
   return { page, dialogs, errors };
 }
 
@@ -73,6 +91,9 @@ describe('the status page', () => {
       // The front proxy here is the built-in data plane, in the table like any proxy.
       const front = 'tr[data-node="sandbox-front"]';
       await page.waitForFunction((sel) => document.querySelectorAll(`${sel} td[data-state=SYNCED]`).length === 5, front, { timeout: 15_000 });
+      // Its agent is shadowplane with its version, and it holds version 1.
+      assert.equal(await cell(page, `${front} td.agent`), `shadowplane ${VERSION}`);
+      assert.equal(await cell(page, `${front} td.version`), '1');
       const row = 'tr[data-key="front/backend/service1/service1-mirror"]';
       assert.equal(await cell(page, `${row} td.percent`), '100%');
 
@@ -107,6 +128,27 @@ describe('the status page', () => {
       assert.equal(await page.locator('#mirror-table img, body img').count(), 0, 'the route name became no element');
       await page.waitForTimeout(500);
       assert.deepEqual(dialogs, [], 'no script ran');
+
+      // Response comparison on the mirror: the mirror answers "service 1 mirror", so the bodies differ.
+      await writeFile(sb.configFile, good.replace('              - cluster: service1-mirror\n', '              - cluster: service1-mirror\n                compare: {}\n'));
+      await page.waitForFunction(() => document.getElementById('config-version')?.textContent === '3', undefined, { timeout: 15_000 });
+      for (let i = 0; i < 3; i++) await httpGet(10000, '/service/1', { host: 'localhost:10000' });
+      await page.waitForFunction(() => Number(document.getElementById('compare-mismatch')?.textContent) >= 3, undefined, { timeout: 15_000 });
+      assert.ok(await page.locator('#compare').isVisible(), 'the comparison section shows');
+      assert.equal(await cell(page, '#compare-match'), '0');
+      const diff = await page.locator('#diff-table tbody tr').first().innerText();
+      assert.match(diff, /front \/ backend \/ service1\s+service1-mirror \(service1-mirror\)\s+body\s+Hello from behind shadowplane \(service 1\)!\s+Hello from behind shadowplane \(service 1 mirror\)!/);
+
+      // A NACK (the listener moved to a port already in use): shown once, with Envoy's (here the data plane's) reason.
+      await writeFile(sb.configFile, good.replace('address: 0.0.0.0:10000', 'address: 127.0.0.1:19000'));
+      await page.waitForSelector(`${front} td[data-type=LDS][data-state=NACKED]`, { timeout: 15_000 });
+      await page.waitForTimeout(2500); // another poll: the notes are rebuilt, not appended
+      const notes = await page.locator('#proxy-notes li').allInnerTexts();
+      assert.equal(notes.filter((n) => n.startsWith('sandbox-front LDS ')).length, 1, notes.join('\n'));
+      assert.match(notes.find((n) => n.startsWith('sandbox-front LDS '))!, /^sandbox-front LDS NACKED at \S+: .*(EADDRINUSE|in use)/);
+      assert.equal(await cell(page, `${front} td.version`), '3', 'it keeps the version it applied');
+      await writeFile(sb.configFile, good);
+      await page.waitForFunction((sel) => document.querySelectorAll(`${sel} td[data-state=SYNCED]`).length === 5, front, { timeout: 15_000 });
       assert.deepEqual(errors, []);
 
       const shot = path.join(dir, 'status-page.png');
@@ -119,15 +161,53 @@ describe('the status page', () => {
     }
   });
 
+  it('with a read token: asks for it, refuses a wrong one, keeps the right one for the tab (not for a new one)', async (t) => {
+    if (!requireChromium(t)) return;
+    const cp = await startControlPlane(await readFile(path.join(REPO_ROOT, 'configs/sandbox.yaml'), 'utf8'), { server: { adminReadToken: 'r3ad-token' } });
+    try {
+      const url = `http://127.0.0.1:${cp.adminPort}/`;
+      const { page, errors } = await openPage(browser!, url, false);
+      await page.waitForSelector('#auth:not([hidden])', { timeout: 15_000 });
+      assert.match(await cell(page, '#error'), /needs a read token/);
+      await page.fill('#token', 'wrong');
+      await page.click('#token-form button');
+      await page.waitForFunction(() => document.getElementById('error')?.textContent?.includes('the token was refused'), undefined, { timeout: 15_000 });
+      assert.ok(await page.locator('#auth').isVisible());
+      await page.fill('#token', 'r3ad-token');
+      await page.click('#token-form button');
+      await page.waitForSelector('body[data-ready=true]', { timeout: 15_000 });
+      assert.equal(await cell(page, '#config-version'), '1');
+      assert.ok(await page.locator('#auth').isHidden());
+      assert.ok(await page.locator('#error').isHidden());
+      // Kept for the tab: a reload reads at once; a new tab asks again.
+      await page.reload();
+      await page.waitForSelector('body[data-ready=true]', { timeout: 15_000 });
+      assert.ok(await page.locator('#auth').isHidden());
+      const other = await openPage(browser!, url, false);
+      await other.page.waitForSelector('#auth:not([hidden])', { timeout: 15_000 });
+      await other.page.close();
+      assert.ok(errors.every((e) => /HTTP 401|status of 401/.test(e)), `only the refusals before the token: ${errors.join('\n')}`);
+      await page.close();
+    } finally {
+      await cp.stop();
+    }
+  });
+
   it('shows the front proxy SYNCED for every type with real Envoy', async (t) => {
     if (!requireChromium(t) || !requireEnvoy(t)) return;
     const sb = await startSandbox('envoy');
     try {
-      const { page } = await openPage(browser!);
+      const { page, errors } = await openPage(browser!);
       const row = 'tr[data-node="sandbox-front"]';
       await page.waitForFunction((sel) => document.querySelectorAll(`${sel} td[data-state=SYNCED]`).length === 5, row, { timeout: 20_000 });
       for (const type of ['CDS', 'EDS', 'LDS', 'RDS', 'RTDS']) assert.equal(await cell(page, `${row} td[data-type=${type}]`), 'SYNCED');
-      assert.equal(await cell(page, `${row} td:nth-child(3)`), '1.40.0');
+      assert.equal(await cell(page, `${row} td.agent`), '1.40.0');
+      // The counters come from the built-in data plane, which does not run here; nor are comparisons asked for.
+      assert.equal(await cell(page, 'tr[data-key="front/backend/service1/service1-mirror"] td.sent'), '–');
+      assert.match(await cell(page, '#mirror-note'), /Counters come from the built-in data plane/);
+      await page.waitForTimeout(2500);
+      assert.ok(await page.locator('#compare').isHidden());
+      assert.deepEqual(errors, [], 'no failed request, no console error');
       await page.close();
     } finally {
       assert.equal(await sb.stop(), 0, sb.output());

@@ -136,11 +136,15 @@ describe('status that never lies', () => {
       const waiting = status(cp.adminPort, '--wait', '--timeout', '20s');
       await waitFor('edit published', () => cp.controlPlane.cache.configVersion === version + 1);
       await sleep(800);
+      // While it holds the ACK back, the proxy's VERSION is still the one it acknowledged.
+      const behindNow = await status(cp.adminPort);
+      assert.match(behindNow.stdout, new RegExp(`^slow-3\\s+test\\s+-\\s+SOTW\\s+${version}\\s+PENDING`, 'm'));
       c.letGo();
       const r = await waiting;
       assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
       assert.ok(r.ms >= 800, `returned after ${r.ms} ms, before the proxy had acknowledged`);
       assert.match(r.stdout, new RegExp(`version ${version + 1}, `));
+      assert.match(r.stdout, new RegExp(`^slow-3\\s+test\\s+-\\s+SOTW\\s+${version + 1}\\s+SYNCED`, 'm'));
     } finally {
       c.close();
     }
@@ -189,6 +193,46 @@ describe('status that never lies', () => {
     assert.doesNotMatch(after.stdout, /last rejected edit/);
   });
 
+  it('status --wait fails at once after a rejected edit (it will never roll out), saying so; plain status shows it and exits 0 while every proxy is SYNCED', async () => {
+    const c = new HeldClient(cp.xdsPort, 'after-reject-1');
+    c.start(TypeUrl.Cluster);
+    try {
+      await waitFor('SYNCED', async () => (await types('after-reject-1')).CDS?.state === 'SYNCED');
+      const rejectedBefore = cp.controlPlane.lastRejected;
+      await cp.edit(CONFIG('e', front).replace('cluster: e }', 'cluster: nowhere }'));
+      await waitFor('rejected', () => cp.controlPlane.lastRejected !== rejectedBefore);
+      const r = await status(cp.adminPort, '--wait', '--timeout', '20s');
+      assert.equal(r.code, 1, r.stdout);
+      assert.ok(r.ms < 10_000, `took ${r.ms} ms`);
+      assert.match(r.stderr, new RegExp(`the last edit was rejected: it will not roll out \\(version ${cp.controlPlane.cache.configVersion} keeps being served\\)`));
+      assert.match(r.stdout, /last rejected edit .*\n  .*unknown cluster "nowhere"/);
+      const plain = await status(cp.adminPort);
+      assert.equal(plain.code, 0, plain.stdout);
+      assert.match(plain.stdout, /last rejected edit/);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('undoing a rejected edit (the file back to exactly the text being served) settles it: no longer the headline, the version unchanged', async () => {
+    const good = CONFIG('d', front);
+    const version = cp.controlPlane.cache.configVersion;
+    await cp.edit(good);
+    await waitFor('accepted', () => cp.controlPlane.cache.configVersion === version + 1);
+    const rejectedBefore = cp.controlPlane.lastRejected;
+    await cp.edit(good.replace('cluster: d }', 'cluster: ghost }'));
+    await waitFor('rejected', () => cp.controlPlane.lastRejected !== rejectedBefore);
+    const read = async () => (await (await fetch(`http://127.0.0.1:${cp.adminPort}/status`)).json()) as { configVersion: number; rejectedSinceAccepted: boolean; lastAccepted: { reason: string } };
+    assert.equal((await read()).rejectedSinceAccepted, true);
+    assert.match((await status(cp.adminPort)).stdout, /last rejected edit/);
+    await cp.edit(good);
+    await waitFor('settled', async () => !(await read()).rejectedSinceAccepted);
+    const s = await read();
+    assert.equal(s.configVersion, version + 1, 'the same config: nothing new is published');
+    assert.equal(s.lastAccepted.reason, 'file changed: back to the config being served');
+    assert.doesNotMatch((await status(cp.adminPort)).stdout, /last rejected edit/);
+  });
+
   it('usage: --timeout needs --wait and a duration', async () => {
     assert.equal((await status(cp.adminPort, '--timeout', '5s')).code, 2);
     assert.equal((await status(cp.adminPort, '--wait', '--timeout', 'soon')).code, 2);
@@ -212,22 +256,27 @@ describe('the built-in data plane in status', () => {
     taken.close();
   });
 
-  const builtin = async (): Promise<{ protocol: string; synced: boolean; types: Record<string, { state: string; reason?: string; ackedVersion?: string }> }> => {
-    const s = (await (await fetch(`http://127.0.0.1:${cp.adminPort}/status`)).json()) as { proxies: Array<{ nodeId: string; protocol: string; synced: boolean; types: Record<string, { state: string }> }> };
+  type Builtin = { protocol: string; synced: boolean; ackedConfigVersion: number | null; types: Record<string, { state: string; reason?: string; ackedVersion?: string }> };
+  const builtin = async (): Promise<Builtin> => {
+    const s = (await (await fetch(`http://127.0.0.1:${cp.adminPort}/status`)).json()) as { proxies: Array<Builtin & { nodeId: string }> };
     return s.proxies.find((p) => p.nodeId === 'builtin')!;
   };
 
   it('shows like any proxy, SYNCED on the applied version', async () => {
     const p = await builtin();
     assert.equal(p.protocol, 'builtin');
+    assert.equal(p.ackedConfigVersion, cp.controlPlane.cache.configVersion);
+    assert.match((await status(cp.adminPort)).stdout, new RegExp(`^builtin\\s+\\S+\\s+\\S+\\s+BUILTIN\\s+${cp.controlPlane.cache.configVersion}\\s+SYNCED`, 'm'));
     assert.deepEqual(Object.keys(p.types).sort(), ['CDS', 'EDS', 'LDS', 'RDS', 'RTDS']);
     assert.ok(Object.values(p.types).every((t) => t.state === 'SYNCED'));
     assert.equal((await fetch(`http://127.0.0.1:${cp.adminPort}/readyz`)).status, 200);
   });
 
   it('a listener it cannot bind: NACKED with the reason, /readyz not ready; the next good edit recovers', async () => {
+    const applied = cp.controlPlane.cache.configVersion;
     await cp.edit(CONFIG('a', takenPort));
     await waitFor('NACKED', async () => (await builtin()).types.LDS?.state === 'NACKED');
+    assert.equal((await builtin()).ackedConfigVersion, applied, 'it keeps the version it applied');
     assert.match((await builtin()).types.LDS!.reason!, /EADDRINUSE|address already in use|bind/i);
     const ready = await fetch(`http://127.0.0.1:${cp.adminPort}/readyz`);
     assert.equal(ready.status, 503);

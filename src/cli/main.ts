@@ -1,8 +1,8 @@
 // Wires the commands to argv; no logic of its own.
-import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { InsecureAdminError } from '../server/admin-access.js';
 import { ListenError } from '../server/listen-error.js';
+import { SHADOWPLANE_VERSION } from '../server/version.js';
 import { TlsFileError } from '../tls/certificate-files.js';
 import { bootstrapCommand } from './bootstrap.js';
 import { convertCommand } from './convert.js';
@@ -15,7 +15,6 @@ import { serveCommand } from './serve.js';
 import { statusCommand } from './status.js';
 import { validateCommand } from './validate.js';
 
-const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
 const USAGE = `usage:
   shadowplane --version
@@ -96,7 +95,7 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
     const { values, positionals } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
     const [command, ...rest] = positionals;
     if (values.version) {
-      io.out(`shadowplane ${VERSION}\n`);
+      io.out(`shadowplane ${SHADOWPLANE_VERSION}\n`);
       return 0;
     }
     if (values.help || command === undefined || command === 'help') {

@@ -21,6 +21,8 @@ interface ProxyJson {
   nodeCluster: string;
   envoyVersion: string | null;
   protocol: string;
+  /** The config version it has acknowledged as a whole; null before it holds some type. */
+  ackedConfigVersion?: number | null;
   connectedSince: string;
   synced: boolean;
   types: Record<string, TypeJson>;
@@ -55,12 +57,15 @@ function behind(s: StatusJson): string[] {
 }
 
 const nacked = (s: StatusJson): boolean => s.proxies.some((p) => Object.values(p.types).some((t) => t.state === 'NACKED'));
+/** The last edit was rejected (and is not being read again): it will never roll out. */
+const editRejected = (s: StatusJson): boolean => s.rejectedSinceAccepted === true && !s.configChanging;
 const allSynced = (s: StatusJson): boolean => !s.configChanging && s.proxies.every((p) => p.synced);
 
 export function formatStatus(s: StatusJson): string {
-  const rows = [['NODE', 'CLUSTER', 'ENVOY', 'XDS', ...TYPES]];
+  const rows = [['NODE', 'CLUSTER', 'ENVOY', 'XDS', 'VERSION', ...TYPES]];
   for (const p of s.proxies) {
-    rows.push([p.nodeId, p.nodeCluster || '-', p.envoyVersion ?? '-', p.protocol.toUpperCase(), ...TYPES.map((t) => p.types[t]?.state ?? '-')]);
+    const version = p.ackedConfigVersion === undefined || p.ackedConfigVersion === null ? '-' : String(p.ackedConfigVersion);
+    rows.push([p.nodeId, p.nodeCluster || '-', p.envoyVersion ?? '-', p.protocol.toUpperCase(), version, ...TYPES.map((t) => p.types[t]?.state ?? '-')]);
   }
   let out = `config ${s.configFile}, version ${s.configVersion}, ${s.proxies.length} proxies\n${table(rows)}\n`;
   const rejected = s.lastRejected;
@@ -98,7 +103,8 @@ function readCa(file: string | undefined): Buffer | undefined {
 
 /**
  * `shadowplane status [--admin URL] [--admin-ca F] [--admin-token-file F] [--format json] [--wait [--timeout 30s]]`:
- * exit 0 when every proxy is SYNCED on every type, 1 when any is not (NACKED, or at the timeout), 2 on a usage error.
+ * exit 0 when every proxy is SYNCED on every type, 1 when any is not (NACKED, or at the timeout) or,
+ * with --wait, when the last edit was rejected; 2 on a usage error.
  */
 export async function statusCommand(o: StatusOptions, io: Io): Promise<number> {
   if (o.timeout !== undefined && !o.wait) throw new UsageError('--timeout goes with --wait');
@@ -136,8 +142,12 @@ async function watch(o: StatusOptions, io: Io, url: string, read: () => Promise<
       io.err(`shadowplane: cannot read ${url}: ${s}\n`);
       return 1;
     }
-    if (!o.wait || allSynced(s) || nacked(s) || Date.now() >= deadline) {
+    if (!o.wait || allSynced(s) || nacked(s) || editRejected(s) || Date.now() >= deadline) {
       show(s);
+      if (o.wait && editRejected(s)) {
+        io.err(`shadowplane: the last edit was rejected: it will not roll out (version ${s.configVersion} keeps being served)\n`);
+        return 1;
+      }
       if (allSynced(s)) return 0;
       if (o.wait) io.err(nacked(s) ? 'shadowplane: a proxy rejected the config (NACKED)\n' : `shadowplane: not every proxy is SYNCED after ${o.timeout ?? '30s'}\n`);
       return 1;

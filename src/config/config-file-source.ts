@@ -23,6 +23,8 @@ export interface AcceptedConfig {
 export interface SourceEvents {
   accepted: [AcceptedConfig];
   rejected: [problems: readonly ConfigProblem[], reason: string];
+  /** A reload found the config being served (a rejected edit undone, a file reformatted or saved again). */
+  unchanged: [reason: string];
 }
 
 /** Decides whether a parsed config may be applied (the control plane checks more than the schema). */
@@ -126,7 +128,10 @@ export class ConfigFileSource extends EventEmitter<SourceEvents> {
       return result;
     }
     const hash = configHash(result.config);
-    if (!force && hash === this.acceptedHash) return result;
+    if (!force && hash === this.acceptedHash) {
+      this.emit('unchanged', reason);
+      return result;
+    }
     const accepted: AcceptedConfig = { config: result.config, warnings: result.warnings, hash, reason };
     const problems = this.accept(accepted);
     if (problems.length > 0) {

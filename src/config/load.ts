@@ -1,11 +1,11 @@
 // Reads a config file: YAML syntax, then schema, then cross-references. Every problem carries
 // file:line:col found through the yaml package's LineCounter. The result is all or nothing.
 import { readFile, stat } from 'node:fs/promises';
-import { LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { LineCounter, parseAllDocuments, visit, type Document } from 'yaml';
 import { detectLayout } from './formats/detect.js';
 import { importDocuments, type ImportOptions } from './formats/import.js';
 import type { ImportedConfig } from './formats/imported-config.js';
-import { documentValue, parseSourceDocuments, readSourceTexts, type SourceDocument } from './formats/source.js';
+import { documentValue, isEmptyDocument, parseSourceDocuments, readSourceTexts, type SourceDocument } from './formats/source.js';
 import { positionOf } from './positions.js';
 import { ProblemCode, type ConfigProblem, type FieldPath, type UnplacedProblem } from './problems.js';
 import { schemaProblems } from './schema-problems.js';
@@ -51,21 +51,31 @@ export function parseConfig(text: string, file: string): LoadResult {
   return parseCarefully(text, file);
 }
 
+function emptyFile(file: string): LoadResult {
+  return { ok: false, problems: [{ code: ProblemCode.SCHEMA, severity: 'error', file, line: 1, col: 1, path: [], message: 'the file is empty: a config needs listeners and clusters' }] };
+}
+
 /** The yaml package's Document with a LineCounter: every problem gets its line and column. */
 export function parseCarefully(text: string, file: string): LoadResult {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
-  if (doc.errors.length > 0) {
+  const all = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const docs = Array.isArray(all) ? all : [];
+  const yamlErrors = docs.flatMap((d) => d.errors);
+  if (yamlErrors.length > 0) {
     return {
       ok: false,
-      problems: doc.errors.map((e) => {
+      problems: yamlErrors.map((e) => {
         const { line, col } = lines.linePos(e.pos[0]);
         return { code: ProblemCode.YAML_SYNTAX, severity: 'error', file, line, col, path: [], message: e.message.split('\n')[0]! };
       }),
     };
   }
-  if (doc.contents === null) {
-    return { ok: false, problems: [{ code: ProblemCode.SCHEMA, severity: 'error', file, line: 1, col: 1, path: [], message: 'the file is empty: a config needs listeners and clusters' }] };
+  // `---` lines around the config (a trailing one, or two in a row) leave empty documents: they say nothing.
+  const [doc, another] = docs.filter((d) => !isEmptyDocument(d));
+  if (!doc) return emptyFile(file);
+  if (another) {
+    const { line, col } = lines.linePos(another.contents?.range?.[0] ?? another.range[0]);
+    return { ok: false, problems: [{ code: ProblemCode.YAML_SYNTAX, severity: 'error', file, line, col, path: [], message: 'a shadowplane config is one YAML document; this is a second one' }] };
   }
   const unresolved = unresolvedAliases(doc, lines, file);
   if (unresolved.length > 0) return { ok: false, problems: unresolved };
@@ -96,6 +106,7 @@ export function parseConfigText(text: string, file: string, o: LoadOptions = {},
   }
   const { documents, problems } = parseSourceDocuments({ file, text });
   if (problems.length > 0) return { ok: false, problems };
+  if (documents.length === 0) return emptyFile(file);
   if (o.from === 'shadowplane' || (own && documents.length <= 1 && isOwnLayout(documents[0]))) return parseCarefully(text, file);
   return importDocuments(documents, o);
 }
@@ -133,6 +144,7 @@ export async function loadConfigSet(targets: readonly string[], o: LoadOptions =
   const problems = [...read.flatMap((r) => r.problems), ...parsed.flatMap((p) => p.problems)];
   if (problems.length > 0) return { ok: false, problems };
   const documents = parsed.flatMap((p) => p.documents);
+  if (documents.length === 0 && texts.length > 1) return { ok: false, problems: texts.map((t) => emptyFile(t.file)).flatMap((r) => (r.ok ? [] : r.problems)) };
   const own = o.from === undefined || o.from === 'shadowplane';
   if (texts.length === 1 && (o.from === 'shadowplane' || (own && documents.length <= 1 && isOwnLayout(documents[0])))) {
     return parseConfigText(texts[0]!.text, texts[0]!.file, o);

@@ -89,6 +89,15 @@ const compareSchema = z.strictObject({
   max_body_bytes: z.number().int().min(0).max(MAX_COMPARE_BODY_BYTES).optional(),
 });
 
+/**
+ * Where the copy goes instead of the request's path: `replace` sends `value` with the request's query,
+ * `prefix` sends `value` followed by the request's whole path and query (APISIX's path_concat_mode).
+ */
+const mirrorPath = z.strictObject({
+  value: z.string().regex(/^\/[^?#\s\\]*$/, 'must start with "/" and hold no "?", "#", "\\" or white space'),
+  mode: z.enum(['replace', 'prefix']).optional(),
+});
+
 export const mirrorSchema = z.strictObject({
   cluster: name.optional(),
   cluster_header: headerName.optional(),
@@ -101,6 +110,7 @@ export const mirrorSchema = z.strictObject({
   headers: headerChanges.optional(),
   trace_sampled: z.boolean().optional(),
   compare: compareSchema.optional(),
+  path: mirrorPath.optional(),
 });
 
 const backendRef = z.strictObject({ cluster: name, weight: z.number().int().min(1) });

@@ -140,6 +140,10 @@ function checkMirrors(
       }
     }
     if (m.cluster_header !== undefined) {
+      if (m.path !== undefined && m.allowed_clusters === undefined) {
+        // The rewrite is compiled per mirror cluster (translate/mirror-path.ts), so they must be known.
+        out.add(error(ProblemCode.MIRROR_TARGET, [...mp, 'path'], 'path needs a fixed cluster: give cluster, or allowed_clusters with cluster_header'));
+      }
       if (m.allowed_clusters === undefined) {
         walk.unrestrictedHeaderMirror = true;
         out.add(

@@ -17,6 +17,11 @@ export interface NodeInfo {
   /** "1.40.0" from user_agent_build_version, or undefined when the node does not say. */
   readonly envoyVersion: string | undefined;
   readonly userAgent: string;
+  /**
+   * The user agent's version (user_agent_build_version), where it is not an Envoy's: the built-in
+   * data plane's shadowplane version. Undefined: the same as envoyVersion.
+   */
+  readonly userAgentVersion?: string | undefined;
 }
 
 export interface ErrorDetail {

@@ -14,6 +14,7 @@ export const TypeUrl = {
   UpstreamTlsContext: `${PREFIX}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`,
   HttpProtocolOptions: `${PREFIX}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`,
   Bootstrap: `${PREFIX}envoy.config.bootstrap.v3.Bootstrap`,
+  InternalListenerBootstrap: `${PREFIX}envoy.extensions.bootstrap.internal_listener.v3.InternalListener`,
 } as const;
 
 export type TypeUrl = (typeof TypeUrl)[keyof typeof TypeUrl];

@@ -85,6 +85,7 @@ function buildMirror(m: MirrorConfig, scope: MirrorScope, where: string, feature
     headerMutations: mutations,
     traceSampled: m.trace_sampled,
     compare: m.compare && buildCompare(m.compare),
+    path: m.path && { value: m.path.value, mode: m.path.mode ?? 'replace' },
     minEnvoyVersion: maxVersion(versions),
   };
 }

@@ -34,6 +34,16 @@ export interface ResponseCompare {
   readonly maxBodyBytes: number;
 }
 
+/**
+ * The path a copy is sent to instead of the request's: `replace` is `value` plus the request's query,
+ * `prefix` is `value` plus the request's path and query. Envoy's mirror policy cannot change a path,
+ * so translate/mirror-path.ts routes such copies through an internal listener that rewrites it.
+ */
+export interface MirrorPath {
+  readonly value: string;
+  readonly mode: 'replace' | 'prefix';
+}
+
 export interface MirrorPolicy {
   readonly target: MirrorTarget;
   readonly fraction: Fraction;
@@ -44,6 +54,8 @@ export interface MirrorPolicy {
   readonly traceSampled: boolean | undefined;
   /** undefined: the mirror's response is not compared (the default). */
   readonly compare: ResponseCompare | undefined;
+  /** undefined: the copy keeps the request's path. */
+  readonly path: MirrorPath | undefined;
   /** The oldest Envoy that understands every field this policy needs; undefined: no version-gated field. */
   readonly minEnvoyVersion: string | undefined;
 }

@@ -1,11 +1,14 @@
-// Upstream clusters for one role (primaries, or mirrors): an undici Pool per endpoint, smooth
-// weighted round robin over the endpoints, and an in-flight cap from the cluster's circuit breakers.
-// Primaries and mirrors each get their own ClusterManager, so a copy never takes a primary's
-// connection or slot. Nothing here queues without bound: a request that finds the cap full is
-// refused at once, and undici's own queue holds at most the cap minus the busy connections.
+// Upstream clusters for one role (primaries, or mirrors): an undici Pool per endpoint (or, for an
+// endpoint that is an internal listener, what the caller makes for it), smooth weighted round robin
+// over the endpoints, and an in-flight cap from the cluster's circuit breakers. Primaries and mirrors
+// each get their own ClusterManager, so a copy never takes a primary's connection or slot. Nothing
+// here queues without bound: a request that finds the cap full is refused at once, and undici's own
+// queue holds at most the cap minus the busy connections.
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
-import { buildConnector, Pool, type Dispatcher } from 'undici';
-import type { ClusterSpec, EndpointSpec } from './data-plane-config.js';
+import type { Readable } from 'node:stream';
+import { buildConnector, Pool } from 'undici';
+import type { ClusterSpec, SocketEndpointSpec } from './data-plane-config.js';
 
 /** Smooth weighted round robin: over any window, each endpoint gets its share, interleaved. */
 class WeightedRoundRobin {
@@ -70,7 +73,7 @@ function connectionsPerEndpoint(c: ClusterSpec): number {
   return Math.max(1, Math.ceil((c.http2 ? c.limits.maxConnections : activeCap(c)) / c.endpoints.length));
 }
 
-function poolKey(c: ClusterSpec, e: EndpointSpec): string {
+function poolKey(c: ClusterSpec, e: SocketEndpointSpec): string {
   const perEndpoint = connectionsPerEndpoint(c);
   const tls = c.tls ? `tls:${c.tls.sni ?? ''}` : 'plain';
   return [e.host, e.port, tls, c.http2 ? 'h2' : 'h1', c.connectTimeoutMs, perEndpoint, c.dnsFamily ?? 'any'].join('|');
@@ -101,7 +104,7 @@ function connector(c: ClusterSpec): buildConnector.connector {
   };
 }
 
-function createPool(c: ClusterSpec, e: EndpointSpec): Pool {
+function createPool(c: ClusterSpec, e: SocketEndpointSpec): Pool {
   const host = e.host.includes(':') ? `[${e.host}]` : e.host;
   return new Pool(`${c.tls ? 'https' : 'http'}://${host}:${e.port}`, {
     connections: connectionsPerEndpoint(c),
@@ -114,20 +117,39 @@ function createPool(c: ClusterSpec, e: EndpointSpec): Pool {
   });
 }
 
-/**
- * undici keys a TLS connection by the request's `servername` (derived from Host unless given) and
- * reconnects when it changes; the connector above decides the real SNI, so every request of a
- * cluster names the same one. undici accepts the option but does not declare it.
- */
-export type UpstreamRequestOptions = Dispatcher.RequestOptions & { readonly servername?: string };
+/** One upstream request, as the exchanges make it (undici's Pool takes it as its RequestOptions). */
+export interface UpstreamRequest {
+  readonly method: string;
+  readonly path: string;
+  /** [name, value, name, value, …], repeats kept. */
+  readonly headers: string[];
+  readonly body: Readable | null;
+  readonly signal: AbortSignal;
+  /**
+   * undici keys a TLS connection by the request's `servername` (derived from Host unless given) and
+   * reconnects when it changes; the connector above decides the real SNI, so every request of a
+   * cluster names the same one. undici accepts the option but does not declare it.
+   */
+  readonly servername?: string;
+}
 
-export function upstreamRequestOptions(c: ClusterSpec, o: Dispatcher.RequestOptions): UpstreamRequestOptions {
+export interface UpstreamResponse {
+  readonly statusCode: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Readable;
+}
+
+/** Where an endpoint's requests go: an undici Pool, or an internal listener (internal-listener.ts). */
+export interface UpstreamPool {
+  request(o: UpstreamRequest): Promise<UpstreamResponse>;
+}
+
+export function upstreamRequestOptions(c: ClusterSpec, o: UpstreamRequest): UpstreamRequest {
   return c.tls ? { ...o, servername: c.tls.sni ?? c.name } : o;
 }
 
 export interface PickedEndpoint {
-  readonly endpoint: EndpointSpec;
-  readonly pool: Pool;
+  readonly pool: UpstreamPool;
 }
 
 export class UpstreamCluster {
@@ -136,7 +158,7 @@ export class UpstreamCluster {
   constructor(
     readonly spec: ClusterSpec,
     readonly limit: InFlightLimit,
-    private readonly pools: readonly Pool[],
+    private readonly pools: readonly UpstreamPool[],
   ) {
     this.rr = new WeightedRoundRobin(spec.endpoints.map((e) => e.weight));
   }
@@ -144,10 +166,12 @@ export class UpstreamCluster {
   /** The next endpoint, or undefined when the cluster has none. */
   pick(): PickedEndpoint | undefined {
     if (this.spec.endpoints.length === 0) return undefined;
-    const i = this.rr.next();
-    return { endpoint: this.spec.endpoints[i]!, pool: this.pools[i]! };
+    return { pool: this.pools[this.rr.next()]! };
   }
 }
+
+/** What an endpoint naming an internal listener sends through; made per update, as it holds no connection. */
+export type InternalUpstreams = (listener: string) => UpstreamPool;
 
 export class ClusterManager {
   private clusters = new Map<string, UpstreamCluster>();
@@ -159,11 +183,12 @@ export class ClusterManager {
   }
 
   /** Swaps in the new clusters, keeping pools whose endpoint and options are unchanged. */
-  update(specs: ReadonlyMap<string, ClusterSpec>): void {
+  update(specs: ReadonlyMap<string, ClusterSpec>, internal: InternalUpstreams): void {
     const pools = new Map<string, Pool>();
     const clusters = new Map<string, UpstreamCluster>();
     for (const [name, spec] of specs) {
-      const list = spec.endpoints.map((e) => {
+      const list = spec.endpoints.map((e): UpstreamPool => {
+        if ('internalListener' in e) return internal(e.internalListener);
         const key = poolKey(spec, e);
         const pool = pools.get(key) ?? this.pools.get(key) ?? createPool(spec, e);
         pools.set(key, pool);

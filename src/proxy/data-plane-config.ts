@@ -88,11 +88,19 @@ export interface ListenerSpec {
   readonly routeConfigName: string;
 }
 
-export interface EndpointSpec {
+export interface SocketEndpointSpec {
   readonly host: string;
   readonly port: number;
   readonly weight: number;
 }
+
+/** An endpoint that is an internal listener of this data plane (Envoy's envoy_internal_address). */
+export interface InternalEndpointSpec {
+  readonly internalListener: string;
+  readonly weight: number;
+}
+
+export type EndpointSpec = SocketEndpointSpec | InternalEndpointSpec;
 
 /** Envoy's circuit breaker thresholds for the DEFAULT priority. */
 export interface ClusterLimits {
@@ -116,6 +124,8 @@ export interface ClusterSpec {
 
 export interface DataPlaneConfig {
   readonly listeners: readonly ListenerSpec[];
+  /** Listeners without a socket (Envoy's internal_listener), by name: each one's route configuration. */
+  readonly internalListeners: ReadonlyMap<string, RouteConfigSpec>;
   readonly routeConfigs: ReadonlyMap<string, RouteConfigSpec>;
   readonly clusters: ReadonlyMap<string, ClusterSpec>;
 }

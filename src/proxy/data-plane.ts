@@ -15,6 +15,7 @@ import { ClusterManager } from './cluster-manager.js';
 import type { RouteConfigSpec } from './data-plane-config.js';
 import { DataPlaneClosedError, InvalidResourcesError, ListenerBindError, type ApplyResult } from './errors.js';
 import { handleExchange } from './exchange.js';
+import { InternalListenerUpstream } from './internal-listener.js';
 import { ListenerSet, listenerKey, type BoundListener } from './listener-set.js';
 import { sendLocalReply } from './local-reply.js';
 import { DataPlaneMetrics } from './metrics.js';
@@ -107,8 +108,10 @@ class BuiltinDataPlane implements DataPlane {
     const bindProblems = await this.listenerSet.reconcile(parsed.config.listeners);
     if (bindProblems.length > 0) return this.rejected(new ListenerBindError(bindProblems));
     const config = parsed.config;
-    this.primaries.update(config.clusters);
-    this.mirrorClusters.update(config.clusters);
+    // Each role sends through internal listeners on its own pools: a copy never takes a primary's.
+    for (const clusters of [this.primaries, this.mirrorClusters]) {
+      clusters.update(config.clusters, (name) => new InternalListenerUpstream(name, config.internalListeners.get(name), clusters));
+    }
     if (runtime) this.setRuntime(runtime);
     this.routeConfigByListener = new Map(config.listeners.map((l) => [listenerKey(l), config.routeConfigs.get(l.routeConfigName)!]));
     this.metrics.configUpdates.inc({ result: 'accepted' });

@@ -6,9 +6,8 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { performance } from 'node:perf_hooks';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import type { Pool } from 'undici';
 import { BodyTee } from './mirror/body-tee.js';
-import { upstreamRequestOptions, type ClusterManager, type UpstreamCluster } from './cluster-manager.js';
+import { upstreamRequestOptions, type ClusterManager, type UpstreamCluster, type UpstreamPool } from './cluster-manager.js';
 import type { PrimaryTarget, RouteConfigSpec, RouteSpec } from './data-plane-config.js';
 import { HeaderList } from './header-list.js';
 import { sendLocalReply, type LocalReplyReason } from './local-reply.js';
@@ -31,7 +30,7 @@ export interface ExchangeContext {
 }
 
 /** Envoy draws one random value per stream (its stream id) and uses it for the weighted split and every mirror policy. */
-const RANDOM_RANGE = 2 ** 48 - 1; // randomInt's widest range
+export const RANDOM_RANGE = 2 ** 48 - 1; // randomInt's widest range
 
 const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
@@ -47,7 +46,7 @@ function requestTarget(req: IncomingMessage): { path: string; authority: string 
   return { path: rest.startsWith('/') ? rest : `/${rest}`, authority: m[1]! };
 }
 
-function pickCluster(target: PrimaryTarget, random: number): string {
+export function pickCluster(target: PrimaryTarget, random: number): string {
   if (target.kind === 'cluster') return target.cluster;
   // WeightedClusterEntry selection: the random value modulo the total weight, walked in order.
   let point = random % target.totalWeight;
@@ -162,7 +161,7 @@ class PrimaryExchange {
     private readonly started: number,
   ) {}
 
-  start(pool: Pool, method: string, path: string, headers: HeaderList, random: number): void {
+  start(pool: UpstreamPool, method: string, path: string, headers: HeaderList, random: number): void {
     this.res.once('close', () => this.end());
     if (hasBody(this.req)) this.tee = new BodyTee(this.req, new PassThrough(), () => this.requestComplete());
     const maxDuration = this.cluster.spec.maxStreamDurationMs;

@@ -27,16 +27,27 @@ const LOCAL_REPLIES = {
 
 export type LocalReplyReason = keyof typeof LOCAL_REPLIES;
 
+export interface LocalReply {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+export function localReply(reason: LocalReplyReason): LocalReply {
+  const { status, body } = LOCAL_REPLIES[reason];
+  const headers: Record<string, string> = { 'content-length': String(Buffer.byteLength(body)) };
+  if (body !== '') headers['content-type'] = 'text/plain';
+  if (reason === 'overflow') headers['x-envoy-overloaded'] = 'true';
+  return { status, headers, body };
+}
+
 /** Sends the reply, or resets the stream when the response has already started (as Envoy does). */
 export function sendLocalReply(res: ServerResponse, reason: LocalReplyReason): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const { status, body } = LOCAL_REPLIES[reason];
-  const headers: Record<string, string | number> = { 'content-length': Buffer.byteLength(body) };
-  if (body !== '') headers['content-type'] = 'text/plain';
-  if (reason === 'overflow') headers['x-envoy-overloaded'] = 'true';
-  res.writeHead(status, headers);
-  res.end(body);
+  const reply = localReply(reason);
+  res.writeHead(reply.status, reply.headers);
+  res.end(reply.body);
 }

@@ -23,6 +23,12 @@ export class VirtualHostIndex<T> {
     }
   }
 
+  /** Every value added, once each. */
+  values(): T[] {
+    const wildcards = [...this.suffixes, ...this.prefixes].flatMap((g) => [...g.byText.values()]);
+    return [...new Set([...this.exact.values(), ...wildcards, ...(this.fallback === undefined ? [] : [this.fallback])])];
+  }
+
   find(host: string): T | undefined {
     const h = host.toLowerCase();
     const exact = this.exact.get(h);

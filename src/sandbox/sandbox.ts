@@ -56,7 +56,8 @@ shadowplane sandbox is up (front proxy: ${mode}). Seed 000's walkthrough:
   curl --header "x-mirror-cluster: service2-mirror-non-existent" ${base}/service/2
   → Hello from behind shadowplane (service 2)!
 
-  Edit the config (mirrors, percent, ...) and the next request follows it; status: npx shadowplane status
+  Edit the config (mirrors, percent, ...) and the next request follows it; after each edit run
+    npx shadowplane status --wait      (returns once the front proxy has the edit; fails if it was rejected)
   Status page (proxies, versions, mirror traffic, live): http://${SANDBOX_ADMIN.host}:${SANDBOX_ADMIN.port}/
   Ctrl-C stops everything.
 `;

@@ -24,10 +24,24 @@ async function readBody(req: IncomingMessage, limit: number): Promise<string | u
   return Buffer.concat(chunks).toString('utf8');
 }
 
+interface ProxyTypesJson {
+  readonly types: Record<string, { readonly state: string; readonly ackedConfigVersion?: number }>;
+}
+
+/**
+ * The config version a proxy has acknowledged as a whole: the lowest over its types, a SYNCED type
+ * counting as the current version (its content is the current one, even if it was last sent with an
+ * older version that left it unchanged); null before it has acknowledged anything of some type.
+ */
+function ackedConfigVersion(p: ProxyTypesJson, current: number): number | null {
+  const versions = Object.values(p.types).map((t) => (t.state === 'SYNCED' ? current : t.ackedConfigVersion));
+  if (versions.length === 0 || versions.some((v) => v === undefined)) return null;
+  return Math.min(...(versions as number[]));
+}
+
 /** Everything, or with `node` only that proxy's records (cheap to poll with many proxies). */
 export function controlPlaneStatus(cp: ControlPlane, node?: string | null): object {
   const proxies = cp.ads.proxies.list().filter((p) => node === undefined || node === null || p.node?.id === node);
-  const rejected = cp.lastRejected;
   return {
     configFile: cp.source.file,
     configVersion: cp.cache.configVersion,
@@ -35,11 +49,14 @@ export function controlPlaneStatus(cp: ControlPlane, node?: string | null): obje
     // A change was seen and is still being read: what follows may be about to change.
     configChanging: cp.source.changing,
     lastAccepted: cp.lastAccepted ?? null,
-    lastRejected: rejected ?? null,
-    // The last rejected edit is news until a later edit is accepted.
-    rejectedSinceAccepted: rejected !== undefined && (cp.lastAccepted === undefined || rejected.at >= cp.lastAccepted.at),
+    lastRejected: cp.lastRejected ?? null,
+    rejectedSinceAccepted: cp.rejectedSinceAccepted,
     synced: proxies.every((p) => p.synced()),
-    proxies: proxies.map((p) => p.toJSON()),
+    proxies: proxies.map((p) => {
+      const json = p.toJSON() as ProxyTypesJson;
+      const userAgentVersion = p.node?.userAgentVersion ?? p.node?.envoyVersion ?? null;
+      return { ...json, userAgentVersion, ackedConfigVersion: ackedConfigVersion(json, cp.cache.configVersion) };
+    }),
   };
 }
 

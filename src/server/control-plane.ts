@@ -54,6 +54,18 @@ export class ControlPlane {
       const consequence = serving === null ? 'nothing is served until a valid config loads' : `version ${serving} keeps being served`;
       this.log.error({ reason, problems: this.lastRejected.problems, serving }, `config rejected; ${consequence}`);
     });
+    // Undoing a rejected edit (the file back to the config being served) settles it as an accepted edit would.
+    this.source.on('unchanged', (reason) => {
+      if (!this.rejectedSinceAccepted || !this.lastAccepted) return;
+      this.lastAccepted = { ...this.lastAccepted, at: new Date().toISOString(), reason: `${reason}: back to the config being served` };
+      this.log.info({ configVersion: this.cache.configVersion, reason }, 'the config is back to the version being served; the rejected edit is settled');
+    });
+  }
+
+  /** The last rejected edit is news until a later edit is accepted, or undone. */
+  get rejectedSinceAccepted(): boolean {
+    const rejected = this.lastRejected;
+    return rejected !== undefined && (this.lastAccepted === undefined || rejected.at >= this.lastAccepted.at);
   }
 
   /** Builds the model and publishes it; problems mean it was not applied. */

@@ -5,6 +5,7 @@
 import type { Registry } from 'prom-client';
 import { fractionToPercent } from '../model/fraction.js';
 import type { MirrorPolicy, Model } from '../model/types.js';
+import { mirrorClusterName } from '../translate/mirror-policy.js';
 import { routeConfigurationName } from '../translate/route-configuration.js';
 
 /** Counters of one policy, summed over the clusters it sent to. */
@@ -82,8 +83,9 @@ export function policyKey(routeConfig: string, virtualHost: string, route: strin
   return [routeConfig, virtualHost, route, mirror].join('\u0000');
 }
 
+/** As the data plane labels the policy: the cluster Envoy mirrors to (a path's internal one), or `header:NAME`. */
 function mirrorLabel(m: MirrorPolicy): string {
-  return m.target.kind === 'cluster' ? m.target.cluster : `header:${m.target.header}`;
+  return m.target.kind === 'cluster' ? mirrorClusterName(m.target.cluster, m.path) : `header:${m.target.header}`;
 }
 
 function emptyCounters(): MirrorCounters {
@@ -103,7 +105,7 @@ function modelPolicies(model: Model, counted: boolean): MirrorPolicyStats[] {
             virtualHost: v.name,
             route: r.name,
             mirror: mirrorLabel(m),
-            clusters: m.target.kind === 'cluster' ? [m.target.cluster] : [...(m.target.allowed ?? [])],
+            clusters: (m.target.kind === 'cluster' ? [m.target.cluster] : [...(m.target.allowed ?? [])]).map((c) => mirrorClusterName(c, m.path)),
             percent: fractionToPercent(m.fraction),
             counters: counted ? emptyCounters() : null,
           });

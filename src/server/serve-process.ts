@@ -16,6 +16,7 @@ import { ControlPlane } from './control-plane.js';
 import { MirrorStats } from './mirror-stats.js';
 import { STATUS_PAGE_PUBLIC_ROUTES, statusPageRoutes } from './status-page.js';
 import { adminCertificates, xdsSecurity, type TlsFiles, type XdsTls } from './tls-setup.js';
+import { SHADOWPLANE_VERSION } from './version.js';
 
 /** The node the built-in data plane is served as, unless told otherwise. */
 export const BUILTIN_NODE_ID = 'builtin';
@@ -79,6 +80,7 @@ export async function startServer(o: ServerOptions, logger: Logger, dataPlaneLog
           cluster: o.builtinDataPlane?.nodeCluster ?? DEFAULT_NODE_CLUSTER,
           envoyVersion: undefined,
           userAgent: 'shadowplane',
+          userAgentVersion: SHADOWPLANE_VERSION,
         },
         controlPlane.ads.proxies,
         dataPlaneLogger,

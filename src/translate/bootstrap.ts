@@ -36,6 +36,14 @@ function socketAddress(host: string, port: number): JsonObject {
   return { socket_address: { address: host, port_value: port } };
 }
 
+/**
+ * Internal listeners (the hop that sends a mirror's copies to another path, mirror-path.ts) need this
+ * extension; every bootstrap carries it, so a later edit that adds a path mirror needs no restart.
+ */
+export const BOOTSTRAP_EXTENSIONS: JsonObject[] = [
+  { name: 'envoy.bootstrap.internal_listener', typed_config: { '@type': TypeUrl.InternalListenerBootstrap } },
+];
+
 function adminBlock(port: number): JsonObject {
   return { address: socketAddress('127.0.0.1', port) };
 }
@@ -70,6 +78,7 @@ export function adsBootstrap(o: AdsBootstrapOptions): JsonObject {
   return {
     node,
     admin: adminBlock(o.adminPort ?? 9901),
+    bootstrap_extensions: BOOTSTRAP_EXTENSIONS,
     dynamic_resources: {
       ads_config: {
         api_type: o.delta ? 'DELTA_GRPC' : 'GRPC',
@@ -149,6 +158,7 @@ export function staticBootstrap(r: ResourceSet, o: { nodeId: string; adminPort?:
   return {
     node: { id: o.nodeId },
     admin: adminBlock(o.adminPort ?? 9901),
+    bootstrap_extensions: BOOTSTRAP_EXTENSIONS,
     static_resources: {
       listeners: r.listeners.map((l) => inlineRoutes(l, routes)),
       clusters: r.clusters.map((c) => inlineEndpoints(c, endpoints)),

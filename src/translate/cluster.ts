@@ -9,7 +9,7 @@ import { loadAssignment } from './endpoint.js';
 
 const DISCOVERY_TYPE = { eds: 'EDS', strict_dns: 'STRICT_DNS', logical_dns: 'LOGICAL_DNS' } as const;
 
-function circuitBreakers(c: Cluster): JsonObject | undefined {
+export function circuitBreakers(c: Cluster): JsonObject | undefined {
   const cb = c.circuitBreakers;
   if (!cb) return undefined;
   const t: JsonObject = {}; // priority DEFAULT is Envoy's default
@@ -21,7 +21,7 @@ function circuitBreakers(c: Cluster): JsonObject | undefined {
 }
 
 /** HTTP/2 and max_stream_duration both live in the upstream HttpProtocolOptions extension. */
-function protocolOptions(c: Cluster): JsonObject | undefined {
+export function protocolOptions(c: Cluster): JsonObject | undefined {
   if (!c.http2 && c.maxStreamDurationMs === undefined) return undefined;
   const options: JsonObject = {
     '@type': TypeUrl.HttpProtocolOptions,

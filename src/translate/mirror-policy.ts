@@ -1,12 +1,27 @@
 // MirrorPolicy → Envoy's RouteAction.RequestMirrorPolicy, and the route variants that make Envoy
 // itself enforce a header-selected mirror's allowlist.
 // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto#config-route-v3-routeaction-requestmirrorpolicy
+import { createHash } from 'node:crypto';
 import type { JsonObject } from '../envoy-api/proto-json.js';
-import type { HeaderMutation, MirrorPolicy } from '../model/types.js';
+import type { HeaderMutation, MirrorPath, MirrorPolicy } from '../model/types.js';
 
 /** An add or set as Envoy's HeaderValueOption (used by mirror mutations and route request headers alike). */
 export function headerValueOption(h: HeaderMutation & { readonly op: 'add' | 'set' }): JsonObject {
   return { header: { key: h.name, value: h.value }, append_action: h.op === 'set' ? 'OVERWRITE_IF_EXISTS_OR_ADD' : 'APPEND_IF_EXISTS_OR_ADD' };
+}
+
+/**
+ * The internal cluster, listener and route configuration that carry copies to `cluster` at `path`
+ * (mirror-path.ts). The `:` keeps it apart from every configured name (letters, digits, `.`, `_`, `-`).
+ */
+export function mirrorPathName(cluster: string, path: MirrorPath): string {
+  const digest = createHash('sha256').update(`${path.mode}\n${path.value}`).digest('hex').slice(0, 8);
+  return `mirror-path:${cluster}:${digest}`;
+}
+
+/** The cluster Envoy mirrors to: a copy to another path goes through the internal listener that rewrites it. */
+export function mirrorClusterName(cluster: string, path: MirrorPath | undefined): string {
+  return path ? mirrorPathName(cluster, path) : cluster;
 }
 
 function headerMutation(h: HeaderMutation): JsonObject {
@@ -14,7 +29,7 @@ function headerMutation(h: HeaderMutation): JsonObject {
 }
 
 export function requestMirrorPolicy(m: MirrorPolicy): JsonObject {
-  const out: JsonObject = m.target.kind === 'cluster' ? { cluster: m.target.cluster } : { cluster_header: m.target.header };
+  const out: JsonObject = m.target.kind === 'cluster' ? { cluster: mirrorClusterName(m.target.cluster, m.path) } : { cluster_header: m.target.header };
   out.runtime_fraction = {
     default_value: { numerator: m.fraction.numerator, denominator: m.fraction.denominator },
     runtime_key: m.runtimeKey,

@@ -7,6 +7,7 @@ import type { Cluster, Listener, MirrorPolicy, Model } from '../model/types.js';
 import { buildCluster } from './cluster.js';
 import { buildClusterLoadAssignment } from './endpoint.js';
 import { buildListener } from './listener.js';
+import { hasMirrorPaths, mirrorPathResources } from './mirror-path.js';
 import { listenerSelectsNode, type NodeIdentity } from './node-selection.js';
 import { buildRouteConfiguration } from './route-configuration.js';
 
@@ -37,6 +38,8 @@ interface TranslatedListener {
   readonly listener: TypedJson;
   readonly routes: TypedJson;
   readonly clusters: ReadonlySet<string> | null;
+  /** Some mirror of the listener sends copies to another path (mirror-path.ts). */
+  readonly pathMirrors: boolean;
 }
 
 interface TranslatedCluster {
@@ -61,18 +64,20 @@ export class Translator {
 
   /** What `node` should be served; without a node, everything in the model. */
   translate(model: Model, node?: NodeIdentity): ResourceSet {
-    const listeners = (node ? model.listeners.filter((l) => listenerSelectsNode(l, node)) : model.listeners).map((l) =>
-      this.listeners.get(l, undefined, () => ({ listener: buildListener(l), routes: buildRouteConfiguration(l), clusters: referencedClusters(l) })),
+    const selected = node ? model.listeners.filter((l) => listenerSelectsNode(l, node)) : model.listeners;
+    const listeners = selected.map((l) =>
+      this.listeners.get(l, undefined, () => ({ listener: buildListener(l), routes: buildRouteConfiguration(l), clusters: referencedClusters(l), pathMirrors: hasMirrorPaths(l) })),
     );
     const unrestricted = listeners.some((l) => l.clusters === null);
     const wanted = new Set(listeners.flatMap((l) => [...(l.clusters ?? [])]));
     const clusters = model.clusters
       .filter((c) => unrestricted || wanted.has(c.name))
       .map((c) => this.clusters.get(c, undefined, () => ({ cluster: buildCluster(c), endpoints: c.discovery === 'eds' ? buildClusterLoadAssignment(c) : undefined })));
+    const internal = listeners.some((l) => l.pathMirrors) ? mirrorPathResources(selected, model.clusters) : { listeners: [], routes: [], clusters: [] };
     return {
-      listeners: listeners.map((l) => l.listener),
-      routes: listeners.map((l) => l.routes),
-      clusters: clusters.map((c) => c.cluster),
+      listeners: [...listeners.map((l) => l.listener), ...internal.listeners],
+      routes: [...listeners.map((l) => l.routes), ...internal.routes],
+      clusters: [...clusters.map((c) => c.cluster), ...internal.clusters],
       endpoints: clusters.flatMap((c) => c.endpoints ?? []),
     };
   }

@@ -8,6 +8,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import { envoyProtoRoot } from '../envoy-api/proto-root.js';
+import type { NodeInfo } from '../envoy-api/discovery-codec.js';
 import { compileSafeRegex } from '../safe-regex/safe-regex.js';
 import type { ProxyRecord, ProxyRegistry } from './proxy-status.js';
 
@@ -86,8 +87,15 @@ function clientConfig(p: ProxyRecord, withContents: boolean): Json {
       configs.push(entry);
     }
   }
-  const node = p.node!;
-  return { node: { id: node.id, cluster: node.cluster, user_agent_name: node.userAgent }, generic_xds_configs: configs };
+  return { node: nodeJson(p.node!), generic_xds_configs: configs };
+}
+
+/** The node as the proxy named itself: id, cluster, user agent and its version (Envoy's, or the built-in data plane's). */
+function nodeJson(node: NodeInfo): Json {
+  const out: Json = { id: node.id, cluster: node.cluster, user_agent_name: node.userAgent };
+  const m = /^(\d+)\.(\d+)\.(\d+)/.exec(node.userAgentVersion ?? node.envoyVersion ?? '');
+  if (m) out.user_agent_build_version = { version: { major_number: Number(m[1]), minor_number: Number(m[2]), patch: Number(m[3]) } };
+  return out;
 }
 
 /** Which proxies a caller may be told about; every one without mutual TLS. */

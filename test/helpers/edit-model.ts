@@ -41,18 +41,6 @@ export interface WorldModel {
   clusters: ClusterModel[];
 }
 
-/** mulberry32: the same sequence for the same seed, everywhere. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export const CANARY_LISTENER = 'canary';
 export const CANARY_ROUTE = 'canary';
 const PERCENTS = [0, 100, 37] as const;
@@ -248,6 +236,16 @@ export async function nextEdit(w: WorldModel, r: () => number, ctx: EditContext,
         const l: ListenerModel = { name: fresh('l'), port: await ctx.port(), onlyNode: undefined, vhosts: [{ name: 'all', domain: '*', routes: [{ name: fresh('r'), cluster: anyCluster(), mirrors: [] }] }] };
         w.listeners.push(l);
         return `add listener ${l.name} on port ${l.port}`;
+      },
+    },
+    {
+      when: extraListeners.length > 0,
+      run: () => {
+        // The same address under a new name: Envoy drains the old listener while the new one takes over.
+        const l = pick(extraListeners);
+        const before = l.name;
+        l.name = fresh('l');
+        return `rename listener ${before} → ${l.name}`;
       },
     },
     {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { ResourceSet } from '../../src/envoy-api/resource-set.js';
 import { encodeAs, type JsonObject, type TypedJson } from '../../src/envoy-api/proto-json.js';
 import { TypeUrl } from '../../src/envoy-api/type-urls.js';
+import { BOOTSTRAP_EXTENSIONS } from '../../src/translate/bootstrap.js';
 
 function fileSource(file: string): JsonObject {
   return { path_config_source: { path: file }, resource_api_version: 'V3' };
@@ -41,6 +42,7 @@ export async function writeFileXds(r: ResourceSet, dir: string, adminPort: numbe
   return {
     node: { id: 'file-xds-test', cluster: 'test' },
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: adminPort } } },
+    bootstrap_extensions: BOOTSTRAP_EXTENSIONS,
     dynamic_resources: { lds_config: fileSource(f('lds.pb')), cds_config: fileSource(f('cds.pb')) },
   };
 }

@@ -67,13 +67,20 @@ function renderConfig(status) {
   text('config-applied', accepted ? `${accepted.at} (${ago(accepted.at)}, ${accepted.reason})` : '–');
   const rejected = status.lastRejected;
   const box = document.getElementById('rejected');
-  // Shown while it is the latest word on the config; a later accepted edit clears it.
-  const current = rejected && (!accepted || Date.parse(rejected.at) >= Date.parse(accepted.at));
+  // Shown while it is the latest word on the config; a later accepted edit (or undoing it) clears it.
+  const current = rejected && status.rejectedSinceAccepted;
   box.hidden = !current;
   if (!current) return;
   text('rejected-at', `${rejected.at} (${ago(rejected.at)}, ${rejected.reason ?? ''})`);
   text('rejected-note', `Nothing of it was applied; version ${status.configVersion} keeps being served.`);
   document.getElementById('rejected-problems').replaceChildren(...rejected.problems.map((p) => el('li', {}, p)));
+}
+
+/** Envoy's version, or another user agent with its version (the built-in data plane: `shadowplane 0.1.0`). */
+function agentOf(p) {
+  if (p.envoyVersion) return p.envoyVersion;
+  if (p.userAgent && p.userAgentVersion) return `${p.userAgent} ${p.userAgentVersion}`;
+  return '–';
 }
 
 function renderProxies(status) {
@@ -82,9 +89,10 @@ function renderProxies(status) {
     const cells = TYPES.map((t) => {
       const ts = p.types[t];
       const state = ts ? ts.state : '–';
-      if (ts && ts.lastNack && state === 'NACKED') notes.push(`${p.nodeId} ${t} NACKED at ${ts.lastNack.at}: ${ts.lastNack.message}`);
       const why = ts && (ts.reason || ts.waitingFor);
-      if (why && state !== 'SYNCED') notes.push(`${p.nodeId} ${t} ${state}: ${why}`);
+      // One note per type that is not SYNCED; a NACK's says when, and its reason is the NACK message.
+      if (ts && ts.lastNack && state === 'NACKED') notes.push(`${p.nodeId} ${t} NACKED at ${ts.lastNack.at}: ${ts.lastNack.message}`);
+      else if (why && state !== 'SYNCED') notes.push(`${p.nodeId} ${t} ${state}: ${why}`);
       return el('td', { class: `state ${state.toLowerCase().replace(/\s+/g, '-')}`, 'data-type': t, 'data-state': state, title: ts && ts.lastNack ? ts.lastNack.message : why || undefined }, state);
     });
     const lastAck = Object.values(p.types)
@@ -98,13 +106,14 @@ function renderProxies(status) {
       { 'data-node': p.nodeId },
       el('td', {}, p.nodeId),
       el('td', {}, p.nodeCluster || '–'),
-      el('td', {}, p.envoyVersion || '–'),
+      el('td', { class: 'agent' }, agentOf(p)),
       el('td', {}, (p.protocol || '–').toUpperCase()),
+      el('td', { class: 'version', title: 'the config version it has acknowledged' }, p.ackedConfigVersion === null || p.ackedConfigVersion === undefined ? '–' : String(p.ackedConfigVersion)),
       ...cells,
       el('td', { class: 'muted' }, ago(lastAck)),
     );
   });
-  if (rows.length === 0) rows.push(el('tr', {}, el('td', { colspan: 10, class: 'muted' }, 'No proxy is connected.')));
+  if (rows.length === 0) rows.push(el('tr', {}, el('td', { colspan: 11, class: 'muted' }, 'No proxy is connected.')));
   document.querySelector('#proxy-table tbody').replaceChildren(...rows);
   text('proxy-count', `(${status.proxies.length})`);
   document.getElementById('proxy-notes').replaceChildren(...notes.map((n) => el('li', {}, n)));
@@ -200,7 +209,9 @@ function renderCompare(diffs) {
 
 async function refresh() {
   try {
-    const [status, stats, diffs] = await Promise.all([api('/status'), api('/mirror_stats'), api('/mirror_diffs')]);
+    const [status, stats] = await Promise.all([api('/status'), api('/mirror_stats')]);
+    // Comparisons are the built-in data plane's: without one in the control plane there are none to ask for.
+    const diffs = status.proxies.some((p) => p.protocol === 'builtin') ? await api('/mirror_diffs') : null;
     document.getElementById('auth').hidden = true;
     document.getElementById('error').hidden = true;
     renderConfig(status);

@@ -316,14 +316,10 @@ export class ApisixImport {
   private mirror(conf: Fields): MirrorConfig | undefined {
     const host = conf.string('host', true);
     const ratio = conf.number('sample_ratio') ?? 1;
-    const path = conf.string('path');
-    conf.ignore('path_concat_mode');
+    const path = this.mirrorPath(conf);
     conf.finish();
-    if (path !== undefined) {
-      conf.unsupported('path', "path: Envoy's RequestMirrorPolicy cannot change the copy's path, so the copy would not go where APISIX sends it");
-    }
     if (!(ratio >= 0.00001 && ratio <= 1)) conf.invalid('sample_ratio', `sample_ratio is from 0.00001 to 1, got ${ratio}`);
-    if (host === undefined || path !== undefined || !(ratio >= 0.00001 && ratio <= 1)) return undefined;
+    if (host === undefined || path === null || !(ratio >= 0.00001 && ratio <= 1)) return undefined;
     const m = /^(https?|grpcs?):\/\/([\da-zA-Z.-]+|\[[\da-fA-F:]+\])(?::(\d+))?$/.exec(host);
     if (!m) {
       conf.invalid('host', `"${host}" is not scheme://host[:port] (http or https, no path)`);
@@ -347,7 +343,31 @@ export class ApisixImport {
     const p = percentOf(ratio * 1_000_000, 1_000_000);
     if (!p.exact) this.ctx.problems.warn(conf.ref('sample_ratio'), ProblemCode.IMPORT_APPROXIMATED, `sample_ratio ${ratio} is mirrored as ${p.percent}% (Envoy's finest share is one in a million)`);
     // APISIX sends the copy the Host the primary's upstream gets (proxy_set_header Host $upstream_host), no -shadow.
-    return this.ctx.out.note({ cluster, ...(p.percent !== 100 ? { percent: p.percent } : {}), shadow_host_suffix: false }, conf.at);
+    return this.ctx.out.note({ cluster, ...(p.percent !== 100 ? { percent: p.percent } : {}), shadow_host_suffix: false, ...(path ? { path } : {}) }, conf.at);
+  }
+
+  /**
+   * proxy-mirror's `path` and `path_concat_mode` → the mirror's path: `replace` (the default) sends
+   * `path` plus the request's query, `prefix` sends `path` plus the request's path and query (the
+   * plugin's enable_mirror). undefined: no path; null: reported.
+   */
+  private mirrorPath(conf: Fields): MirrorConfig['path'] | null | undefined {
+    const value = conf.string('path');
+    const mode = conf.string('path_concat_mode') ?? 'replace';
+    const modeOk = mode === 'replace' || mode === 'prefix';
+    if (!modeOk) conf.invalid('path_concat_mode', `path_concat_mode is replace or prefix, got "${mode}"`);
+    // Without a path the mode changes nothing, in APISIX too (it stores the default in every plugin config).
+    if (value === undefined) return modeOk ? undefined : null;
+    // The plugin's own schema: a "/" and then no "?" or "&".
+    if (!/^\/[^?&]+$/.test(value)) {
+      conf.invalid('path', `"${value}" is not a path APISIX takes ("/" and at least one more character, no "?" or "&")`);
+      return null;
+    }
+    if (/[#\s\\]/.test(value)) {
+      conf.unsupported('path', `"${value}": a mirror path with "#", "\\" or white space`);
+      return null;
+    }
+    return modeOk ? { value, mode } : null;
   }
 
   private route(r: Fields, order: number, adcService: Service | undefined, clusterPrefix: string): Entry[] {

@@ -28,7 +28,12 @@ interface GatewayListener {
   readonly hostname: string | undefined;
   readonly allow: 'Same' | 'All';
   readonly at: SourceRef;
+  /** Not among the documents: implied by a route's parentRef (impliedGateway). */
+  readonly implied: boolean;
 }
+
+/** Envoy Gateway's quickstart Gateway, which seed 002's routes name without printing it: one HTTP listener on port 80. */
+const IMPLIED_LISTENER = { name: 'http', port: 80 } as const;
 
 interface Grant {
   readonly namespace: string;
@@ -97,6 +102,8 @@ function literalSubstitution(text: string): string {
 
 export class GatewayApiImport {
   private readonly gateways = new Map<string, GatewayListener[]>();
+  /** Set by build() when the documents hold no Gateway at all: each Gateway a route names is implied. */
+  private implyGateways = false;
   private readonly grants: Grant[] = [];
   private readonly backends = new Map<string, EgBackend>();
   private readonly routes: KubeObject[] = [];
@@ -170,7 +177,7 @@ export class GatewayApiImport {
       }
       l.finish();
       if (name === undefined || port === undefined) return [];
-      return [{ gateway: `${o.namespace}/${o.name}`, namespace: o.namespace, name, port, hostname, allow, at: l.at }];
+      return [{ gateway: `${o.namespace}/${o.name}`, namespace: o.namespace, name, port, hostname, allow, at: l.at, implied: false }];
     });
     spec.finish();
     this.gateways.set(`${o.namespace}/${o.name}`, listeners);
@@ -532,7 +539,7 @@ export class GatewayApiImport {
       this.ctx.problems.add(parent.at, ProblemCode.IMPORT_NO_PARENT, `Accepted=False, reason NoMatchingParent: parentRef ${group}/${kind} is not a Gateway`);
       return [];
     }
-    const listeners = this.gateways.get(gatewayName);
+    const listeners = this.gateways.get(gatewayName) ?? (this.implyGateways ? this.impliedGateway(namespace, name, parent.at) : undefined);
     if (!listeners) {
       this.ctx.problems.add(parent.at, ProblemCode.IMPORT_NO_PARENT, `Accepted=False, reason NoMatchingParent: Gateway ${gatewayName} not found (add its document, e.g. kubectl get gateway ${name} -n ${namespace} -o yaml)`);
       return [];
@@ -558,10 +565,29 @@ export class GatewayApiImport {
     return out;
   }
 
+  /**
+   * A Gateway the routes name when the documents hold none (seed 002 prints only its HTTPRoutes and
+   * Services): served as Envoy Gateway's quickstart Gateway would be, one HTTP listener on port 80,
+   * bound at --listen-address, whose port (if given) replaces 80.
+   */
+  private impliedGateway(namespace: string, name: string, at: SourceRef): GatewayListener[] {
+    const port = this.ctx.listen.port ?? IMPLIED_LISTENER.port;
+    const listeners: GatewayListener[] = [{ gateway: `${namespace}/${name}`, namespace, name: IMPLIED_LISTENER.name, port, hostname: undefined, allow: 'Same', at, implied: true }];
+    this.gateways.set(`${namespace}/${name}`, listeners);
+    const where = this.ctx.listen.port === undefined ? '--listen-address IP:PORT picks another port' : 'the port --listen-address gives';
+    this.ctx.problems.warn(
+      at,
+      ProblemCode.IMPORT_APPROXIMATED,
+      `Gateway ${namespace}/${name} is not among the documents (none is): its routes are served on an implied Gateway like Envoy Gateway's quickstart, one HTTP listener "${IMPLIED_LISTENER.name}" on ${listenerAddress(this.ctx.listen.host, port)} (${where})`,
+    );
+    return listeners;
+  }
+
   /** Builds the listeners once every document has been read. */
   build(): void {
+    this.implyGateways = this.gateways.size === 0;
     // Per port: hostname → route entries.
-    const ports = new Map<string, { port: number; gateway: string; at: SourceRef; hosts: Map<string, RouteEntry[]> }>();
+    const ports = new Map<string, { port: number; gateway: string; at: SourceRef; implied: boolean; hosts: Map<string, RouteEntry[]> }>();
     for (const route of this.routes) {
       const spec = route.fields.object('spec', true);
       route.fields.finish();
@@ -580,7 +606,7 @@ export class GatewayApiImport {
         const key = `${listener.gateway}:${listener.port}`;
         let group = ports.get(key);
         if (!group) {
-          group = { port: listener.port, gateway: listener.gateway, at: listener.at, hosts: new Map() };
+          group = { port: listener.port, gateway: listener.gateway, at: listener.at, implied: listener.implied, hosts: new Map() };
           ports.set(key, group);
         }
         for (const h of hosts) {
@@ -596,6 +622,13 @@ export class GatewayApiImport {
         true,
       );
       if (virtualHosts.length === 0) continue;
+      if (this.ctx.listen.port !== undefined && !g.implied && this.ctx.listen.port !== g.port) {
+        this.ctx.problems.warn(
+          child(g.at, 'port'),
+          ProblemCode.IMPORT_APPROXIMATED,
+          `this listener binds its own port, ${listenerAddress(this.ctx.listen.host, g.port)}: --listen-address's port ${this.ctx.listen.port} is used only for a Gateway the documents do not hold`,
+        );
+      }
       const [ns, name] = g.gateway.split('/') as [string, string];
       this.ctx.out.listeners.push(
         this.ctx.out.note(

@@ -531,7 +531,10 @@ export class IstioImport {
         h.invalid('mirrorPercentage', 'mirrorPercentage without mirror');
       }
       h.ignore('mirrorPercentage', 'mirrorPercent');
-      for (const m of h.objects('mirrors')) {
+      const mirrorList = h.objects('mirrors');
+      // Istio's validation (validateHTTPRoute) refuses the two together.
+      if (mirror && mirrorList.length > 0) h.invalid('mirrors', 'HTTP route cannot contain both mirror and mirrors (Istio refuses it): give every copy in mirrors[]');
+      for (const m of mirrorList) {
         const d = m.object('destination', true);
         const cluster = d && this.cluster(d, vs.namespace);
         const pct = this.percent(m, 'percentage');

@@ -4,7 +4,7 @@
 // into its items, each still placed in the file that holds it.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { isScalar, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { positionOf } from '../positions.js';
 import { ProblemCode, type ConfigProblem, type FieldPath, type ProblemCode as Code, type Severity } from '../problems.js';
 
@@ -84,6 +84,12 @@ export async function readSourceTexts(target: string): Promise<{ texts: SourceTe
   return { texts, problems };
 }
 
+/** A document with nothing in it: a `---` with nothing after it, or only a null (`~`). */
+export function isEmptyDocument(doc: Document): boolean {
+  const c = doc.contents;
+  return c === null || (isScalar(c) && c.value === null);
+}
+
 /** Every non-empty document of the text; YAML errors as problems at their line and column. */
 export function parseSourceDocuments(t: SourceText): { documents: SourceDocument[]; problems: ConfigProblem[] } {
   const lines = new LineCounter();
@@ -96,7 +102,7 @@ export function parseSourceDocuments(t: SourceText): { documents: SourceDocument
       const { line, col } = lines.linePos(e.pos[0]);
       problems.push({ code: ProblemCode.YAML_SYNTAX, severity: 'error', file: t.file, line, col, path: [], message: e.message.split('\n')[0]! });
     }
-    if (doc.errors.length === 0 && doc.contents !== null) documents.push({ file: t.file, doc, lines });
+    if (doc.errors.length === 0 && !isEmptyDocument(doc)) documents.push({ file: t.file, doc, lines });
   }
   return { documents, problems };
 }

@@ -7,10 +7,9 @@
 import { performance } from 'node:perf_hooks';
 import { finished } from 'node:stream/promises';
 import type { Logger } from 'pino';
-import type { Pool } from 'undici';
 import type { ByteBudget } from '../byte-budget.js';
 import { CopyBody, type BodyTee } from './body-tee.js';
-import { upstreamRequestOptions, type ClusterManager, type UpstreamCluster } from '../cluster-manager.js';
+import { upstreamRequestOptions, type ClusterManager, type UpstreamCluster, type UpstreamPool } from '../cluster-manager.js';
 import type { MirrorPolicySpec, RouteLabels, RouteSpec } from '../data-plane-config.js';
 import type { HeaderList } from '../header-list.js';
 import { statusClass, type DataPlaneMetrics } from '../metrics.js';
@@ -108,7 +107,7 @@ export class MirrorDispatcher {
     req: MirrorRequest,
     policy: MirrorPolicySpec,
     cluster: UpstreamCluster,
-    pool: Pool,
+    pool: UpstreamPool,
     labels: MirrorLabels,
     drop: (reason: MirrorDropReason) => void,
     backoff: ConnectBackoff,

@@ -98,7 +98,20 @@ export function parseLoadAssignment(cla: JsonFields, allowHostnames: boolean): E
     for (const lb of locality.objects('lb_endpoints')) {
       const weight = lb.uint('load_balancing_weight') ?? 1;
       if (weight < 1) lb.problem('must be at least 1', 'load_balancing_weight');
-      const sa = lb.object('endpoint', true)?.object('address', true)?.object('socket_address', true);
+      const address = lb.object('endpoint', true)?.object('address', true);
+      const internal = address?.object('envoy_internal_address');
+      if (internal) {
+        // An internal listener of this data plane (cluster-manager.ts sends through its routes).
+        const listener = internal.name('server_listener_name');
+        internal.accept('endpoint_id'); // only tells endpoints of one listener apart
+        internal.finish();
+        address?.finish();
+        lb.finish();
+        if (listener !== undefined) out.push({ internalListener: listener, weight });
+        continue;
+      }
+      const sa = address?.object('socket_address', true);
+      address?.finish();
       const host = sa?.name('address');
       const port = sa?.uint('port_value');
       sa?.accept('protocol');

@@ -1,5 +1,6 @@
-// Listener (proto3 JSON) → ListenerSpec: one address, one HttpConnectionManager taking its routes
-// over RDS, with the router as its only HTTP filter (what shadowplane's compiler emits).
+// Listener (proto3 JSON) → ListenerSpec: one address (or none, for an internal listener), one
+// HttpConnectionManager taking its routes over RDS, with the router as its only HTTP filter (what
+// shadowplane's compiler emits).
 // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/listener/v3/listener.proto
 import { isIP } from 'node:net';
 import { TypeUrl } from '../../envoy-api/type-urls.js';
@@ -27,8 +28,15 @@ function routeConfigName(hcm: JsonFields): string | undefined {
   return name;
 }
 
-export function parseListener(l: JsonFields): ListenerSpec | undefined {
-  const name = l.name('name');
+/** A listener without a socket, reached only through clusters whose endpoint names it (envoy_internal_address). */
+export interface InternalListenerSpec {
+  readonly name: string;
+  readonly routeConfigName: string;
+}
+
+export type ParsedListener = { readonly internal: false; readonly spec: ListenerSpec } | { readonly internal: true; readonly spec: InternalListenerSpec };
+
+function socketAddress(l: JsonFields): { host: string | undefined; port: number | undefined } {
   const sa = l.object('address', true)?.object('socket_address', true);
   const host = sa?.name('address');
   const port = sa?.uint('port_value');
@@ -36,6 +44,18 @@ export function parseListener(l: JsonFields): ListenerSpec | undefined {
   sa?.finish();
   if (host !== undefined && isIP(host) === 0) sa?.problem(`malformed IP address: ${host}`, 'address');
   if (port !== undefined && port > 65535) sa?.problem('must be 0–65535', 'port_value');
+  return { host, port };
+}
+
+export function parseListener(l: JsonFields): ParsedListener | undefined {
+  const name = l.name('name');
+  const internal = l.object('internal_listener');
+  internal?.finish(); // InternalListenerConfig has no fields in this API
+  if (internal && l.has('address')) {
+    l.problem('an internal listener has no address', 'address');
+    l.accept('address');
+  }
+  const { host, port } = internal ? { host: undefined, port: undefined } : socketAddress(l);
   const chains = l.objects('filter_chains');
   if (chains.length !== 1) l.problem('needs exactly one filter chain', 'filter_chains');
   let rc: string | undefined;
@@ -52,6 +72,8 @@ export function parseListener(l: JsonFields): ListenerSpec | undefined {
     chain.finish();
   }
   l.finish();
-  if (name === undefined || host === undefined || port === undefined || rc === undefined) return undefined;
-  return { name, host, port, routeConfigName: rc };
+  if (name === undefined || rc === undefined) return undefined;
+  if (internal) return { internal: true, spec: { name, routeConfigName: rc } };
+  if (host === undefined || port === undefined) return undefined;
+  return { internal: false, spec: { name, host, port, routeConfigName: rc } };
 }

@@ -44,7 +44,9 @@ function withEndpoints(c: ParsedCluster, assignments: ReadonlyMap<string, Endpoi
 /** Reads listeners, routes, clusters and endpoints; runtime layers are the caller's (DataPlane.apply takes their values). */
 export function parseResources(r: ResourceSet): ParseResult {
   const problems = new ProblemList();
-  const listeners: ListenerSpec[] = eachResource(r.listeners, 'listeners', TypeUrl.Listener, problems, parseListener);
+  const parsedListeners = eachResource(r.listeners, 'listeners', TypeUrl.Listener, problems, parseListener);
+  const listeners: ListenerSpec[] = parsedListeners.flatMap((l) => (l.internal ? [] : [l.spec]));
+  const internal = parsedListeners.flatMap((l) => (l.internal ? [l.spec] : []));
   const routes: RouteConfigSpec[] = eachResource(r.routes, 'routes', TypeUrl.RouteConfiguration, problems, parseRouteConfiguration);
   const clusters = eachResource(r.clusters, 'clusters', TypeUrl.Cluster, problems, parseCluster);
   const assignments = eachResource(r.endpoints, 'endpoints', TypeUrl.ClusterLoadAssignment, problems, (f) => {
@@ -53,15 +55,22 @@ export function parseResources(r: ResourceSet): ParseResult {
     return name === undefined ? undefined : { name, endpoints };
   });
 
-  uniqueBy(listeners, (l) => l.name, 'listeners', 'listener name', problems);
+  uniqueBy(parsedListeners, (l) => l.spec.name, 'listeners', 'listener name', problems);
   uniqueBy(listeners, (l) => `${l.host}:${l.port}`, 'listeners', 'listener address', problems);
   const routeConfigs = uniqueBy(routes, (rc) => rc.name, 'routes', 'route configuration name', problems);
   const parsedClusters = uniqueBy(clusters, (c) => c.name, 'clusters', 'cluster name', problems);
   const byService = uniqueBy(assignments, (a) => a.name, 'endpoints', 'ClusterLoadAssignment for', problems);
   // Names of route configurations that failed to parse count too: their problems are reported already.
   const routeNames = new Set(r.routes.map((rc) => rc.name));
-  for (const l of listeners) {
+  for (const { spec: l } of parsedListeners) {
     if (!routeNames.has(l.routeConfigName)) problems.add(`listener "${l.name}"`, `names unknown route configuration "${l.routeConfigName}"`);
+  }
+  // Copies sent through an internal listener are forwarded, not mirrored again (internal-listener.ts).
+  for (const l of internal) {
+    const routes = routeConfigs.get(l.routeConfigName);
+    if (routes?.virtualHosts.values().some((v) => v.routes.some((rt) => rt.mirrorPolicies.length > 0))) {
+      problems.add(`listener "${l.name}"`, `mirror policies on the routes of an internal listener are not supported (route configuration "${l.routeConfigName}")`);
+    }
   }
 
   if (problems.items.length > 0) return { ok: false, problems: problems.items };
@@ -70,6 +79,7 @@ export function parseResources(r: ResourceSet): ParseResult {
     ok: true,
     config: {
       listeners,
+      internalListeners: new Map(internal.map((l) => [l.name, routeConfigs.get(l.routeConfigName)!])),
       routeConfigs,
       clusters: new Map([...parsedClusters].map(([k, c]) => [k, withEndpoints(c, endpointsByService)])),
     },
