@@ -1,10 +1,14 @@
 // One compile measurement in a fresh process (so peak RSS is this size's alone): validate + build the
-// model + translate + encode every resource, as `serve` does for a new config version.
+// model + translate + encode every resource, as `serve` does for a new config version; and an edit
+// that moves one endpoint, built from scratch and built incrementally (what `serve` does: parts
+// unchanged since the last version are reused), each up to every resource encoded.
+import { IncrementalParser, parseClean } from '../src/config/fast-parse.js';
 import { parseConfig } from '../src/config/load.js';
 import { encodeTyped } from '../src/envoy-api/proto-json.js';
 import { envoyProtoRoot } from '../src/envoy-api/proto-root.js';
-import { buildModel } from '../src/model/build.js';
+import { buildModel, ModelBuilder } from '../src/model/build.js';
 import { translate } from '../src/translate/resources.js';
+import { SnapshotCache } from '../src/xds/snapshot-cache.js';
 import { generateConfig } from './gen-config.js';
 
 const routes = Number(process.argv[2]);
@@ -31,6 +35,25 @@ for (let i = 0; i < runs; i++) {
   phases.translate.push(t3 - t2);
   phases.encode.push(t4 - t3);
 }
+
+/** Edit k's text (k moves cluster c0's endpoint), then the time to serve it: parse, check, model, snapshot, encoding. */
+function editTimes(build: (text: string) => void): number[] {
+  build(generateConfig({ routes, edit: 0 }));
+  const times: number[] = [];
+  for (let k = 1; k <= runs + 2; k++) {
+    const next = generateConfig({ routes, edit: k });
+    const t0 = performance.now();
+    build(next);
+    times.push(performance.now() - t0);
+  }
+  return times.slice(2);
+}
+const full = editTimes((t) => new SnapshotCache().publish(buildModel(parseClean(t)!)));
+const parser = new IncrementalParser();
+const models = new ModelBuilder();
+const cache = new SnapshotCache();
+const incremental = editTimes((t) => cache.publish(models.build(parser.parse(t)!)));
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const out = {
   routes,
@@ -41,6 +64,8 @@ const out = {
   modelMs: median(phases.model),
   translateMs: median(phases.translate),
   encodeMs: median(phases.encode),
+  editFullMs: median(full),
+  editIncrementalMs: median(incremental),
   maxRssMiB: process.resourceUsage().maxRSS / 1024,
 };
 process.stdout.write(`${JSON.stringify(out)}\n`);

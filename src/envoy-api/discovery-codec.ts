@@ -55,12 +55,11 @@ export interface DeltaDiscoveryRequest {
 }
 
 const root = (): protobuf.Root => envoyProtoRoot();
-let types: { req: protobuf.Type; deltaReq: protobuf.Type; resp: protobuf.Type; deltaResp: protobuf.Type; node: protobuf.Type; status: protobuf.Type } | undefined;
+let types: { deltaReq: protobuf.Type; resp: protobuf.Type; deltaResp: protobuf.Type; node: protobuf.Type; status: protobuf.Type } | undefined;
 function messageTypes(): NonNullable<typeof types> {
   types ??= {
     node: root().lookupType('envoy.config.core.v3.Node'),
     status: root().lookupType('google.rpc.Status'),
-    req: root().lookupType('envoy.service.discovery.v3.DiscoveryRequest'),
     deltaReq: root().lookupType('envoy.service.discovery.v3.DeltaDiscoveryRequest'),
     resp: root().lookupType('envoy.service.discovery.v3.DiscoveryResponse'),
     deltaResp: root().lookupType('envoy.service.discovery.v3.DeltaDiscoveryResponse'),
@@ -237,6 +236,20 @@ export function withNonce(body: Buffer, nonce: string): Buffer {
 }
 
 /** Client side of state-of-the-world xDS (the data plane's xDS client and the benchmark's simulated Envoys). */
+const encodedNames = new WeakMap<readonly string[], Uint8Array>();
+
+/** Repeated field 3 for a list of names, encoded once per list (a client ACKs with the same list again and again). */
+function namesField(names: readonly string[]): Uint8Array {
+  let b = encodedNames.get(names);
+  if (!b) {
+    const w = protobuf.Writer.create();
+    for (const n of names) w.uint32((3 << 3) | 2).string(n);
+    encodedNames.set(names, (b = w.finish()));
+  }
+  return b;
+}
+
+/** Client side of state-of-the-world xDS (the data plane's xDS client and the benchmark's simulated Envoys). */
 export function encodeDiscoveryRequest(o: {
   versionInfo?: string;
   node?: { id: string; cluster?: string };
@@ -245,16 +258,21 @@ export function encodeDiscoveryRequest(o: {
   responseNonce?: string;
   errorDetail?: ErrorDetail;
 }): Buffer {
-  const t = messageTypes().req;
-  const msg = t.fromObject({
-    version_info: o.versionInfo ?? '',
-    node: o.node,
-    resource_names: o.resourceNames ?? [],
-    type_url: o.typeUrl,
-    response_nonce: o.responseNonce ?? '',
-    error_detail: o.errorDetail,
-  });
-  return Buffer.from(t.encode(msg).finish());
+  const w = protobuf.Writer.create();
+  if (o.versionInfo) w.uint32((1 << 3) | 2).string(o.versionInfo);
+  if (o.node) {
+    const t = messageTypes().node;
+    w.uint32((2 << 3) | 2).bytes(t.encode(t.fromObject(o.node)).finish());
+  }
+  w.uint32((4 << 3) | 2).string(o.typeUrl);
+  if (o.responseNonce) w.uint32((5 << 3) | 2).string(o.responseNonce);
+  if (o.errorDetail) {
+    const t = messageTypes().status;
+    w.uint32((6 << 3) | 2).bytes(t.encode(t.fromObject(o.errorDetail)).finish());
+  }
+  const head = w.finish();
+  const names = namesField(o.resourceNames ?? []);
+  return Buffer.concat([head, names], head.length + names.length);
 }
 
 export interface DecodedResponse {
