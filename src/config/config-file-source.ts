@@ -49,8 +49,8 @@ function isDirectory(p: string): boolean {
   }
 }
 
-/** Each entry's JSON, kept while the entry object lives: an edit re-serializes only the entries it changed. */
-const entryJson = new WeakMap<object, string>();
+/** Each entry's hash, kept while the entry object lives: an edit hashes only the entries it changed. */
+const entryHashes = new WeakMap<object, string>();
 
 /** What the config means, as a hash: a reformatted file, or the watcher seeing our own write, hashes the same. */
 function configHash(config: ConfigFile): string {
@@ -58,12 +58,12 @@ function configHash(config: ConfigFile): string {
   for (const [key, list] of Object.entries(config) as Array<[string, readonly object[]]>) {
     h.update(`${key}\0`);
     for (const entry of list) {
-      let json = entryJson.get(entry);
-      if (json === undefined) {
-        json = JSON.stringify(entry);
-        entryJson.set(entry, json);
+      let hash = entryHashes.get(entry);
+      if (hash === undefined) {
+        hash = createHash('sha256').update(JSON.stringify(entry)).digest('hex');
+        entryHashes.set(entry, hash);
       }
-      h.update(json).update('\0');
+      h.update(hash);
     }
   }
   return h.digest('hex').slice(0, 16);

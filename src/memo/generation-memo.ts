@@ -28,3 +28,30 @@ export class GenerationMemo<K, V> {
     this.current = new Map();
   }
 }
+
+/**
+ * A value computed from a list of objects, kept while those objects live: the same objects in the
+ * same order give the same value without computing it again (a trie of WeakMaps, one level per element).
+ */
+export class ListMemo<K extends object, V> {
+  private readonly root = new WeakMap<K, Node<K, V>>();
+  private empty: { value: V } | undefined;
+
+  get(list: readonly K[], compute: () => V): V {
+    if (list.length === 0) return (this.empty ??= { value: compute() }).value;
+    let level = this.root;
+    let node: Node<K, V> | undefined;
+    for (const k of list) {
+      node = level.get(k);
+      if (!node) level.set(k, (node = { next: new WeakMap() }));
+      level = node.next;
+    }
+    if (!('value' in node!)) node!.value = compute();
+    return node!.value as V;
+  }
+}
+
+interface Node<K extends object, V> {
+  readonly next: WeakMap<K, Node<K, V>>;
+  value?: V;
+}

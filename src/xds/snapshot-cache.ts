@@ -6,7 +6,7 @@ import type { Model } from '../model/types.js';
 import { listenerSelectsNode } from '../translate/node-selection.js';
 import { Translator } from '../translate/resources.js';
 import type { JsonObject, TypedJson } from '../envoy-api/proto-json.js';
-import { GenerationMemo } from '../memo/generation-memo.js';
+import { GenerationMemo, ListMemo } from '../memo/generation-memo.js';
 import { ResourceEncoder } from './encoded-resource.js';
 import type { NodeInfo } from '../envoy-api/discovery-codec.js';
 import { detachRouteConfiguration, mergeLayers, runtimeResource } from './runtime-layer.js';
@@ -36,6 +36,8 @@ export class SnapshotCache extends EventEmitter<CacheEvents> {
   private readonly encoder = new ResourceEncoder();
   private readonly consistency = new ConsistencyCheck();
   private readonly typeSnapshots = new GenerationMemo<string, TypeSnapshot>();
+  /** The runtime layer of the same route configurations is the same resource object. */
+  private readonly runtime = new ListMemo<JsonObject, TypedJson>();
 
   get configVersion(): number {
     return this.version;
@@ -102,10 +104,11 @@ export class SnapshotCache extends EventEmitter<CacheEvents> {
     const r = this.translator.translate(model, node);
     const detached = r.routes.map((rc) => this.detached.get(rc, undefined, () => detachRouteConfiguration(rc)));
     const routes = detached.map((d) => d.route);
+    const layers = detached.map((d) => d.layer);
     const gated = node?.envoyVersion && needsGating(node.envoyVersion) ? gateRoutes(routes, node.envoyVersion) : { routes, warnings: [] };
     return buildSnapshot(
       version,
-      { listeners: r.listeners, routes: gated.routes, clusters: r.clusters, endpoints: r.endpoints, runtime: [runtimeResource(mergeLayers(detached.map((d) => d.layer)))] },
+      { listeners: r.listeners, routes: gated.routes, clusters: r.clusters, endpoints: r.endpoints, runtime: [this.runtime.get(layers, () => runtimeResource(mergeLayers(layers)))] },
       this.encoder,
       gated.warnings,
       this.typeSnapshots,
