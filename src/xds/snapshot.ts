@@ -76,6 +76,7 @@ export function buildSnapshot(
 }
 
 const selections = new WeakMap<TypeSnapshot, Map<string, ReadonlyMap<string, EncodedResource>>>();
+const MAX_SHARED_SELECTIONS = 256;
 
 /**
  * The resources of `ts` among `names` (`key` identifies the name set, e.g. a subscription's key): one
@@ -92,7 +93,9 @@ export function selectResources(ts: TypeSnapshot, key: string, names: Iterable<s
       const r = ts.resources.get(n);
       if (r) out.set(n, r);
     }
-    byKey.set(key, (selected = out));
+    selected = out;
+    // A fleet asks for a handful of name sets; a client churning through others is not kept for.
+    if (byKey.size < MAX_SHARED_SELECTIONS) byKey.set(key, selected);
   }
   return selected;
 }
