@@ -1,9 +1,11 @@
-// The control plane's moving parts in one place: the config file, the snapshot cache the ADS server
-// reads, and the record of what was accepted or rejected and why.
+// The control plane's moving parts in one place: the config source (a file, a folder, or an etcd
+// key shared by replicas), the snapshot cache the ADS server reads, and the record of what was
+// accepted or rejected and why.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { ConfigFileSource, type AcceptedConfig } from '../config/config-file-source.js';
+import type { AcceptedConfig, ConfigSource } from '../config/config-source.js';
 import type { LoadOptions } from '../config/load.js';
+import { openConfigSource } from '../config/open-config-source.js';
 import { formatProblem, ProblemCode, type ConfigProblem } from '../config/problems.js';
 import { buildModel } from '../model/build.js';
 import type { Model } from '../model/types.js';
@@ -20,7 +22,7 @@ export interface ConfigEvent {
 }
 
 export interface ControlPlaneOptions {
-  /** A config file, or a folder of files read as one config. */
+  /** A config file, a folder of files read as one config, or an etcd:// URL naming a key. */
   readonly configFile: string;
   readonly logger: Logger;
   readonly registry: Registry;
@@ -32,7 +34,7 @@ export interface ControlPlaneOptions {
 
 export class ControlPlane {
   readonly cache = new SnapshotCache();
-  readonly source: ConfigFileSource;
+  readonly source: ConfigSource;
   readonly metrics: XdsMetrics;
   readonly ads: AdsServer;
   model: Model | undefined;
@@ -44,7 +46,12 @@ export class ControlPlane {
     this.log = o.logger;
     this.metrics = createXdsMetrics(o.registry);
     this.ads = new AdsServer({ cache: this.cache, metrics: this.metrics, logger: o.logger.child({ component: 'ads' }), ...o.xdsSecurity });
-    this.source = new ConfigFileSource(o.configFile, (c) => this.publish(c), undefined, o.load);
+    this.source = openConfigSource(o.configFile, (c) => this.publish(c), o.load);
+    this.source.on('store', (h) => {
+      const serving = this.cache.configVersion || null;
+      if (h.state === 'down') this.log.error({ source: this.source.location, error: h.error, serving }, `config store down: ${serving === null ? 'nothing is served until it answers' : `version ${serving} keeps being served`}; writes fail until it is back`);
+      else this.log.info({ source: this.source.location }, 'config store up');
+    });
     this.source.on('rejected', (problems, reason) => {
       this.lastRejected = { at: new Date().toISOString(), reason, problems: problems.map(formatProblem) };
       this.metrics.configVersions.inc({ result: 'rejected' });
@@ -59,13 +66,13 @@ export class ControlPlane {
     const model = buildModel(c.config);
     let version: number;
     try {
-      version = this.cache.publish(model);
+      version = c.revision === undefined ? this.cache.publish(model, c.hash) : this.cache.publish(model, String(c.revision), c.revision);
     } catch (e) {
       if (!(e instanceof InconsistentSnapshotError)) throw e;
       return e.problems.map((message) => ({
         code: ProblemCode.INCONSISTENT_RESOURCES,
         severity: 'error' as const,
-        file: this.source.file,
+        file: this.source.location,
         line: 0,
         col: 0,
         path: [],
@@ -80,11 +87,11 @@ export class ControlPlane {
     return [];
   }
 
-  /** Loads the file once; resolves false (after logging every problem) when it is not valid. */
+  /** Reads the config once; resolves false (after logging every problem) when a file is not valid. */
   async start(o: { xds: string; watch: boolean }): Promise<boolean> {
-    const first = await this.source.reload('startup');
-    if (!first.ok) return false;
-    await this.ads.listen(o.xds).catch((e: unknown) => {
+    if (!(await this.source.start())) return false;
+    await this.ads.listen(o.xds).catch(async (e: unknown) => {
+      await this.source.close();
       throw new ListenError('xDS', o.xds, e);
     });
     if (o.watch) this.source.watch();
@@ -92,7 +99,7 @@ export class ControlPlane {
   }
 
   async close(): Promise<void> {
-    this.source.close();
+    await this.source.close();
     await this.ads.close();
   }
 }

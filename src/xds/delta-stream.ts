@@ -31,6 +31,6 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest> {
   }
 
   protected encode(typeUrl: ServedTypeUrl, c: ResponseContent, snapshot: Snapshot, nonce: string): Buffer {
-    return encodeDeltaDiscoveryResponse(String(snapshot.configVersion), typeUrl, nonce, [...c.resources.values()], c.removed);
+    return encodeDeltaDiscoveryResponse(snapshot.configRevision, typeUrl, nonce, [...c.resources.values()], c.removed);
   }
 }

@@ -26,6 +26,7 @@ export interface CacheEvents {
 export class SnapshotCache extends EventEmitter<CacheEvents> {
   private model: Model | undefined;
   private version = 0;
+  private revision = '';
   private publishedAt = 0;
   private groups = new Map<string, Snapshot>();
   private readonly encoder = new ResourceEncoder();
@@ -43,14 +44,19 @@ export class SnapshotCache extends EventEmitter<CacheEvents> {
     return this.model !== undefined;
   }
 
-  /** Publishes a new config version; throws InconsistentSnapshotError and keeps the old one if it does not hold together. */
-  publish(model: Model): number {
+  /**
+   * Publishes a new config version, named `revision` by its source (the same in every process serving
+   * it) and numbered `version` (etcd's mod revision; else the next in this process). Throws
+   * InconsistentSnapshotError and keeps the old one if it does not hold together.
+   */
+  publish(model: Model, revision: string, version = this.version + 1): number {
     this.encoder.nextGeneration();
-    const probe = this.build(model, this.version + 1, undefined);
+    const probe = this.build(model, version, revision, undefined);
     const problems = checkConsistency(probe);
     if (problems.length > 0) throw new InconsistentSnapshotError(problems);
     this.model = model;
-    this.version += 1;
+    this.version = version;
+    this.revision = revision;
     this.publishedAt = Date.now();
     this.groups = new Map([[this.groupKey(model, undefined), probe]]);
     this.emit('update', this.version);
@@ -63,7 +69,7 @@ export class SnapshotCache extends EventEmitter<CacheEvents> {
     const key = this.groupKey(this.model, node);
     let s = this.groups.get(key);
     if (!s) {
-      s = this.build(this.model, this.version, node);
+      s = this.build(this.model, this.version, this.revision, node);
       this.groups.set(key, s);
     }
     return s;
@@ -75,7 +81,7 @@ export class SnapshotCache extends EventEmitter<CacheEvents> {
     return `${selected}|${gate}`;
   }
 
-  private build(model: Model, version: number, node: NodeInfo | undefined): Snapshot {
+  private build(model: Model, version: number, revision: string, node: NodeInfo | undefined): Snapshot {
     const r = translate(model, node);
     const detached = detachMirrorFractions(r.routes);
     const gated = node?.envoyVersion && needsGating(node.envoyVersion) ? gateRoutes(detached.routes, node.envoyVersion) : { routes: detached.routes, warnings: [] };
@@ -84,6 +90,7 @@ export class SnapshotCache extends EventEmitter<CacheEvents> {
       { listeners: r.listeners, routes: gated.routes, clusters: r.clusters, endpoints: r.endpoints, runtime: [runtimeResource(detached.layer)] },
       this.encoder,
       gated.warnings,
+      revision,
     );
   }
 }

@@ -31,6 +31,11 @@ export interface TypeSnapshot {
 export interface Snapshot {
   /** The config version this snapshot was built from. */
   readonly configVersion: number;
+  /**
+   * That version as its source names it (etcd's mod revision, a file's content hash), the same in
+   * every replica serving it: delta responses carry it as system_version_info.
+   */
+  readonly configRevision: string;
   readonly types: ReadonlyMap<string, TypeSnapshot>;
   /** Things this group's proxies get in a reduced form (version gating). */
   readonly warnings: readonly string[];
@@ -47,9 +52,10 @@ function typeSnapshot(list: readonly TypedJson[], encoder: ResourceEncoder): Typ
   return { version: h.digest('hex').slice(0, 12), resources };
 }
 
-export function buildSnapshot(configVersion: number, input: ResourceSet, encoder: ResourceEncoder, warnings: readonly string[] = []): Snapshot {
+export function buildSnapshot(configVersion: number, input: ResourceSet, encoder: ResourceEncoder, warnings: readonly string[] = [], configRevision = String(configVersion)): Snapshot {
   return {
     configVersion,
+    configRevision,
     warnings,
     types: new Map<string, TypeSnapshot>([
       [TypeUrl.Runtime, typeSnapshot(input.runtime ?? [], encoder)],
