@@ -92,6 +92,13 @@ clusters: [{ name: c, endpoints: ["127.0.0.1:1"] }]
     assert.equal(r.stdout, checkedIn);
   });
 
+  it('bootstrap reproduces the checked-in envoy/bootstrap-fleet.yaml (the compose fleet\'s front proxy)', async () => {
+    const r = cli('bootstrap', '--xds', '127.0.0.1:18001,127.0.0.1:18002', '--node-id', 'fleet-front', '--node-cluster', 'sandbox', '--admin-port', '9902');
+    assert.equal(r.status, 0, r.stderr);
+    const checkedIn = (await readFile(path.join(REPO_ROOT, 'envoy/bootstrap-fleet.yaml'), 'utf8')).replace(/^(#.*\n)+/, '');
+    assert.equal(r.stdout, checkedIn);
+  });
+
   it('bootstrap --delta asks for incremental xDS; a node id like "n" stays a string for Envoy', () => {
     const r = cli('bootstrap', '--xds', 'shadowplane:18000', '--node-id', 'n', '--delta');
     assert.equal(r.status, 0, r.stderr);
