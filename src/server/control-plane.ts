@@ -80,7 +80,8 @@ export class ControlPlane {
       }));
     }
     this.model = model;
-    this.lastAccepted = { at: new Date().toISOString(), reason: c.reason, configVersion: version, problems: c.warnings.map(formatProblem) };
+    // When it was published, before it went out to every stream.
+    this.lastAccepted = { at: new Date(this.cache.publishedAtMs).toISOString(), reason: c.reason, configVersion: version, problems: c.warnings.map(formatProblem) };
     this.metrics.configVersions.inc({ result: 'accepted' });
     for (const w of this.lastAccepted.problems) this.log.warn(w);
     this.log.info({ configVersion: version, reason: c.reason, minEnvoyVersion: model.minEnvoyVersion ?? null }, 'config version published');

@@ -64,7 +64,7 @@ function renderConfig(status) {
   const source = status.source;
   const store = source && source.store;
   const storeNote = store ? (store.state === 'up' ? ' (store up)' : ` (store down since ${store.since}${store.error ? `: ${store.error}` : ''}; the last good config keeps being served, writes fail)`) : '';
-  text('config-source', source ? `${source.kind ?? ''} ${source.location ?? status.configFile ?? ''}${storeNote}`.trim() : status.configFile ?? '–');
+  text('config-source', `${(source && source.location) || status.configFile || '–'}${storeNote}`);
   const sourceEl = document.getElementById('config-source');
   sourceEl.dataset.store = store ? store.state : '';
   sourceEl.className = store && store.state === 'down' ? 'store-down' : '';
