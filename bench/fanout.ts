@@ -38,7 +38,7 @@ export interface FanoutResult {
 const TOKEN = 'bench-token';
 
 /** A simulated proxy: wildcard CDS and LDS, then EDS and RDS by name, like Envoy. */
-class SimProxy {
+export class SimProxy {
   lastEdsAt = 0;
   private readonly close: () => void;
 
