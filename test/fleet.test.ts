@@ -235,6 +235,7 @@ clusters:
       assert.equal((await fetch(`${p.admin}/config`)).status, 503);
       const s = await status(p);
       assert.equal(s.configVersion, servingVersion);
+      assert.match(await (await fetch(`${p.admin}/metrics`)).text(), /^shadowplane_config_store_up 0$/m);
     }
     const cli = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin/shadowplane.js'), 'status', '--admin', live[0]!.admin], { encoding: 'utf8' });
     assert.match(cli.stdout, new RegExp(`^config etcd://\\S+, version ${servingVersion}, store down, 2 proxies\\n`));
@@ -243,6 +244,7 @@ clusters:
 
     await etcd!.startAll();
     for (const p of live) await waitFor(`${p.name} reports the store up`, async () => (await status(p)).source.store.state === 'up', 15_000, 200);
+    for (const p of live) assert.match(await (await fetch(`${p.admin}/metrics`)).text(), /^shadowplane_config_store_up 1$/m);
     // Written straight to etcd, so no replica applies it itself: each must see it through its watch.
     const file = path.join(dir, 'after-outage.yaml');
     await writeFile(file, config(++edit));

@@ -2,7 +2,7 @@
 // key shared by replicas), the snapshot cache the ADS server reads, and the record of what was
 // accepted or rejected and why.
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import type { AcceptedConfig, ConfigSource } from '../config/config-source.js';
 import type { LoadOptions } from '../config/load.js';
 import { openConfigSource } from '../config/open-config-source.js';
@@ -47,7 +47,10 @@ export class ControlPlane {
     this.metrics = createXdsMetrics(o.registry);
     this.ads = new AdsServer({ cache: this.cache, metrics: this.metrics, logger: o.logger.child({ component: 'ads' }), ...o.xdsSecurity });
     this.source = openConfigSource(o.configFile, (c) => this.publish(c), o.load);
+    // 1 while the config store answers, 0 while it does not; absent for a file.
+    const storeUp = this.source.status().store ? new Gauge({ name: 'shadowplane_config_store_up', help: 'Whether the config store (etcd) answers', registers: [o.registry] }) : undefined;
     this.source.on('store', (h) => {
+      storeUp?.set(h.state === 'up' ? 1 : 0);
       const serving = this.cache.configVersion || null;
       if (h.state === 'down') this.log.error({ source: this.source.location, error: h.error, serving }, `config store down: ${serving === null ? 'nothing is served until it answers' : `version ${serving} keeps being served`}; writes fail until it is back`);
       else this.log.info({ source: this.source.location }, 'config store up');
