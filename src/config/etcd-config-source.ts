@@ -44,7 +44,6 @@ export class EtcdConfigSource extends EventEmitter<SourceEvents> implements Conf
   private readAt = 0;
   private health: StoreHealth = { state: 'down', since: new Date().toISOString(), error: 'not connected yet' };
   private watching: KeyWatch | undefined;
-  private watchConnected = false;
   private probe: NodeJS.Timeout | undefined;
   private probing = false;
   private closed = false;
@@ -85,18 +84,14 @@ export class EtcdConfigSource extends EventEmitter<SourceEvents> implements Conf
         put: (kv) => this.take(kv, `etcd revision ${kv.modRevision}`),
         delete: (revision) => this.absent(revision),
         connected: () => {
-          this.watchConnected = true;
           // Never read (etcd was down at start): the watch began at "now", so read what is there.
           void (this.readAt === 0 ? this.sync('etcd reachable') : this.probeHealth());
         },
-        disconnected: (e) => {
-          this.watchConnected = false;
-          this.setHealth(e, true);
-        },
+        // A member went away: the store is down only if no quorum answers (the watch moves to another member).
+        disconnected: () => void this.probeHealth(),
         ended: () => {
           // The revision to resume from is gone (compacted): read the key, then watch from there.
           this.watching = undefined;
-          this.watchConnected = false;
           void this.sync('etcd watch restarted').then(() => this.watch());
         },
       });
@@ -165,23 +160,19 @@ export class EtcdConfigSource extends EventEmitter<SourceEvents> implements Conf
     this.emit('rejected', [{ code: ProblemCode.FILE_READ, severity: 'error', file: this.location, line: 0, col: 0, path: [], message }], 'etcd key empty');
   }
 
-  /**
-   * Up when the last call answered and the watch (if any) is attached; the 'store' event says when
-   * that changes. While down, a failed call says why better than the watch's retries do.
-   */
-  private setHealth(error: unknown, fromWatch = false): void {
+  /** Up when the last call answered (a quorum did); the 'store' event says when that changes. */
+  private setHealth(error: unknown): void {
     if (this.closed) return;
-    const watchDown = this.watching !== undefined && !this.watchConnected;
     const now = new Date().toISOString();
-    if (error === undefined && !watchDown) {
+    if (error === undefined) {
       if (this.health.state === 'up') return;
       this.health = { state: 'up', since: now };
       this.emit('store', this.health);
       return;
     }
-    const text = error === undefined ? (this.health.error ?? 'the watch is not attached') : error instanceof Error ? error.message : String(error);
+    const text = error instanceof Error ? error.message : String(error);
     if (this.health.state === 'down') {
-      if (!fromWatch) this.health = { ...this.health, error: text };
+      this.health = { ...this.health, error: text };
       return;
     }
     this.health = { state: 'down', since: now, error: text };
