@@ -111,14 +111,14 @@ export async function runReplicas(o: { streams: number; edits: number; routes: n
 }
 
 /** The section of RESULTS.md this benchmark owns. */
-export function replicasSection(rows: readonly ReplicasRow[], o: { command: string; started: Date; routes: number }): string {
+export function replicasSection(rows: readonly ReplicasRow[], o: { command: string; started: Date; routes: number; load: readonly [number, number] }): string {
   const bin = findEtcd();
   const f = (x: number, d = 0): string => x.toFixed(d);
   return [
     '## Fleet fan-out: one edit in etcd to 1000 streams over 1, 2 and 3 replicas',
     '',
-    `Written by \`${o.command}\` on ${o.started.toISOString()}: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, etcd ${bin ? etcdVersion(bin) : 'n/a'} (Debian etcd-server, 3 members on loopback).`,
-    `Each edit (a ${o.routes}-route config with one cluster's endpoint moved) is written straight to the etcd key that every replica (\`shadowplane serve --config etcd://…\`, its own process) watches; the simulated proxies (grpc-js streams that subscribe and ACK as Envoy does, bench/fanout.ts's) are dealt to the replicas in turn, and edits come ${SETTLE_MS / 1000} s apart. "All" runs from the write until every stream has the new endpoints (the ACK leaves right after), "first" until the first stream has them, i.e. the first replica's push after etcd's watch event; "published" until the first replica has validated, compiled and published the revision (its own /status, millisecond clock). A replica writes to all its streams in one turn of its event loop, so its first push leaves with its last: "first push" is the fastest replica's whole fan-out. Every process shares the same 2 cores: more replicas split the encoding and the writes, and add their own watch and decode of each edit.`,
+    `Written by \`${o.command}\` on ${o.started.toISOString()}: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, etcd ${bin ? etcdVersion(bin) : 'n/a'} (Debian etcd-server, 3 members on loopback); the machine's 1-minute load average was ${o.load[0].toFixed(1)} at the start and ${o.load[1].toFixed(1)} at the end (other work shares it).`,
+    `Each edit (a ${o.routes}-route config with one cluster's endpoint moved) is written straight to the etcd key that every replica (\`shadowplane serve --config etcd://…\`, its own process) watches; the simulated proxies (grpc-js streams that subscribe and ACK as Envoy does, bench/fanout.ts's) are dealt to the replicas in turn, and edits come ${SETTLE_MS / 1000} s apart. "All" runs from the write until every stream has the new endpoints (the ACK leaves right after), "first" until the first stream has them, i.e. the first replica's push after etcd's watch event; "published" until the first replica has validated, compiled and published the revision (its own /status, millisecond clock). A replica encodes the response for every one of its streams in one pass before its event loop sends any of them, so its first push reaches the wire at about the time of its last: "first push" is close to the fastest replica's whole fan-out. Every process shares the same 2 cores: more replicas split the encoding and the writes, and add their own watch and decode of each edit.`,
     '',
     '| xDS | replicas | streams (per replica) | edits | write → all ACKed p50 ms | p99 ms | write → first push p50 ms | p99 ms | write → first replica published p50 ms | etcd write p50 ms |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -130,8 +130,9 @@ export function replicasSection(rows: readonly ReplicasRow[], o: { command: stri
 export async function benchReplicas(o: { quick: boolean; command: string; log: (s: string) => void }): Promise<string> {
   const started = new Date();
   const routes = 1000;
+  const loadBefore = os.loadavg()[0]!;
   const rows = await runReplicas({ streams: o.quick ? 300 : 1000, edits: o.quick ? 3 : 10, routes, log: o.log });
-  const section = replicasSection(rows, { command: o.command, started, routes });
+  const section = replicasSection(rows, { command: o.command, started, routes, load: [loadBefore, os.loadavg()[0]!] });
   writeSection('replicas', section);
   return section;
 }
