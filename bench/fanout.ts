@@ -75,7 +75,7 @@ export function buildReference(dir: string): string {
 }
 
 /** A child process of simulated proxies, spoken to one message at a time. */
-class SimProcess {
+export class SimProcess {
   private readonly child: ChildProcess;
   private waiting: ((m: ChildMessage) => void) | undefined;
 

@@ -1,5 +1,5 @@
-// `npm run bench`: compile, push fan-out and data-path benchmarks, side by side with real peers on
-// this machine, written to bench/RESULTS.md. Bounded in time; loopback only.
+// `npm run bench`: compile, push fan-out, data-path and fleet (replicas over etcd) benchmarks, side
+// by side with real peers on this machine, written to bench/RESULTS.md. Bounded in time; loopback only.
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { ownedSections, RESULTS_FILE, writeSection } from './results-file.js';
@@ -9,6 +9,7 @@ import path from 'node:path';
 import { runDatapath, type DatapathRow } from './datapath.js';
 import { buildReference, runFanout, type FanoutResult } from './fanout.js';
 import { fanoutSection } from './fanout-report.js';
+import { benchReplicas } from './replicas.js';
 import { envoyVersion, findEnvoy } from '../src/sandbox/envoy-process.js';
 import { REPO_ROOT } from '../src/sandbox/paths.js';
 
@@ -152,10 +153,14 @@ function render(o: { compile?: CompileRow[]; datapath?: DatapathRow[]; command: 
   return `${lines.join('\n')}\n`;
 }
 
+const command = `npm run bench${process.argv.slice(2).length > 0 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+const sections = { compile: !only || only === 'compile', fanout: !only || only === 'fanout', datapath: !only || only === 'datapath', replicas: !only || only === 'replicas' };
+// Its own section of RESULTS.md (bench/results-file.ts), so running it alone leaves the rest as it was.
+if (sections.replicas) log(await benchReplicas({ quick: QUICK, command, log }));
+if (only === 'replicas') process.exit(0);
 const started = new Date();
 const t0 = performance.now();
 const envoy = envoyBin();
-const sections = { compile: !only || only === 'compile', fanout: !only || only === 'fanout', datapath: !only || only === 'datapath' };
 const compile = sections.compile ? runCompile() : undefined;
 /** The fan-out matrix: both servers under the same load, cell by cell. */
 async function runFanoutMatrix(): Promise<FanoutResult[]> {
@@ -182,7 +187,6 @@ async function runFanoutMatrix(): Promise<FanoutResult[]> {
   }
 }
 
-const command = `npm run bench${process.argv.slice(2).length > 0 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${f1(os.totalmem() / 2 ** 30)} GiB memory, ${os.type()} ${os.release()}`;
 if (sections.fanout) {
   const at = new Date();
@@ -192,7 +196,7 @@ if (sections.fanout) {
 }
 const datapath = sections.datapath ? await runDatapath({ envoy, seconds: QUICK ? 5 : 10, soakSeconds: QUICK ? 10 : 60, connections: 32, log }) : undefined;
 const out = render({ compile, datapath, command, started, seconds: (performance.now() - t0) / 1000 });
-// Sections other scripts own (npm run edits:long) stay.
+// Sections other scripts own (npm run edits:long, the fan-out and replicas sections above) stay.
 writeFileSync(RESULTS_FILE, [out, ...ownedSections()].join('\n'));
 log(out);
 process.exit(0);

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The benchmark's real peers, from Debian's packages: nginx (its `mirror` directive) and wrk.
+# The benchmark's real peers, from Debian's packages: nginx (its `mirror` directive), wrk, and
+# etcd-server (the store of the fleet benchmark).
 set -euo pipefail
 missing=()
 command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+[ -x /usr/bin/etcd ] || [ -n "${ETCD_BIN:-}" ] || missing+=(etcd-server)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "setup-bench: needs ${missing[*]}: run as root, or: sudo apt-get install -y ${missing[*]}" >&2

@@ -2,6 +2,7 @@
 // config behind a bearer token, `shadowplane status`, SIGHUP reload and clean shutdown.
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -116,6 +117,36 @@ describe('admin endpoint', () => {
     assert.match(lines[1]!, /^NODE\s+CLUSTER\s+ENVOY\s+XDS\s+VERSION\s+CDS\s+EDS\s+LDS\s+RDS\s+RTDS$/);
     // It holds version 2 (its one type, CDS, acknowledged at the current content).
     assert.match(lines[2]!, /^admin-test\s+c\s+-\s+SOTW\s+2\s+SYNCED\s+-\s+-\s+-\s+-$/);
+  });
+
+  it('GET /config returns the file with the hash of its bytes as ETag; PUT /config with If-Match writes only over that file', async () => {
+    const put = (body: string, ifMatch?: string) =>
+      fetch(`${base}/config`, { method: 'PUT', body, headers: { authorization: 'Bearer s3cret', ...(ifMatch ? { 'if-match': ifMatch } : {}) } });
+    const got = await fetch(`${base}/config`);
+    assert.equal(got.status, 200);
+    assert.match(got.headers.get('content-type')!, /^application\/yaml/);
+    const text = await got.text();
+    assert.equal(text, await readFile(cp.configFile, 'utf8'));
+    const tag = got.headers.get('etag')!;
+    assert.equal(tag, `"${createHash('sha256').update(text).digest('hex').slice(0, 16)}"`);
+    const version = cp.controlPlane.cache.configVersion;
+
+    // Two edits made from the same read: the first wins, the second is told what is there now.
+    const first = await put(CONFIG('m1'), tag);
+    assert.equal(first.status, 200, await first.clone().text());
+    const newTag = first.headers.get('etag')!;
+    assert.equal(newTag, `"${createHash('sha256').update(CONFIG('m1')).digest('hex').slice(0, 16)}"`);
+    const second = await put(CONFIG('m2'), tag);
+    assert.equal(second.status, 409);
+    assert.equal(second.headers.get('etag'), newTag);
+    assert.match(((await second.json()) as { error: string }).error, /^If-Match "[0-9a-f]{16}" does not hold: the stored config changed \(it is now "[0-9a-f]{16}"\); nothing was written/);
+    assert.equal(await readFile(cp.configFile, 'utf8'), CONFIG('m1'));
+    assert.equal(cp.controlPlane.cache.configVersion, version + 1);
+    // A bare tag (as typed), `*`, and a weak tag (never matches: the comparison is strong).
+    assert.equal((await put(CONFIG('m2'), newTag.replace(/"/g, ''))).status, 200);
+    assert.equal((await put(CONFIG('m1'), '*')).status, 200);
+    assert.equal((await put(CONFIG('m2'), `W/${(await fetch(`${base}/config`)).headers.get('etag')}`)).status, 409);
+    assert.equal(await readFile(cp.configFile, 'utf8'), CONFIG('m1'));
   });
 });
 

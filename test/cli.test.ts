@@ -92,12 +92,50 @@ clusters: [{ name: c, endpoints: ["127.0.0.1:1"] }]
     assert.equal(r.stdout, checkedIn);
   });
 
+  it('bootstrap reproduces the checked-in envoy/bootstrap-fleet.yaml (the compose fleet\'s front proxy)', async () => {
+    const r = cli('bootstrap', '--xds', '127.0.0.1:18001,127.0.0.1:18002', '--node-id', 'fleet-front', '--node-cluster', 'sandbox', '--admin-port', '9902');
+    assert.equal(r.status, 0, r.stderr);
+    const checkedIn = (await readFile(path.join(REPO_ROOT, 'envoy/bootstrap-fleet.yaml'), 'utf8')).replace(/^(#.*\n)+/, '');
+    assert.equal(r.stdout, checkedIn);
+  });
+
   it('bootstrap --delta asks for incremental xDS; a node id like "n" stays a string for Envoy', () => {
     const r = cli('bootstrap', '--xds', 'shadowplane:18000', '--node-id', 'n', '--delta');
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /api_type: DELTA_GRPC/);
     assert.match(r.stdout, /id: "n"/);
     assert.match(r.stdout, /type: STRICT_DNS/);
+  });
+
+  it('bootstrap --xds A,B,C puts every replica in the xDS cluster, health-checked, with no panic mode and a fast stream retry', () => {
+    type Cluster = { name: string; type: string; load_assignment: { endpoints: Array<{ lb_endpoints: Array<{ endpoint: { address: { socket_address: { address: string; port_value: number } } } }> }> }; health_checks?: unknown; common_lb_config?: unknown };
+    type Doc = { dynamic_resources: { ads_config: { grpc_services: Array<{ envoy_grpc: Record<string, unknown> }> } }; static_resources: { clusters: Cluster[] } };
+    const of = (xds: string): { doc: Doc; cluster: Cluster } => {
+      const r = cli('bootstrap', '--xds', xds, '--node-id', 'n');
+      assert.equal(r.status, 0, r.stderr);
+      const doc = parse(r.stdout) as Doc;
+      return { doc, cluster: doc.static_resources.clusters.find((c) => c.name === 'shadowplane_xds')! };
+    };
+    const fleet = of('127.0.0.1:18001,127.0.0.1:18002,[::1]:18003');
+    assert.equal(fleet.cluster.type, 'STATIC');
+    assert.deepEqual(
+      fleet.cluster.load_assignment.endpoints[0]!.lb_endpoints.map((e) => `${e.endpoint.address.socket_address.address} ${e.endpoint.address.socket_address.port_value}`),
+      ['127.0.0.1 18001', '127.0.0.1 18002', '::1 18003'],
+    );
+    assert.deepEqual(fleet.cluster.health_checks, [{ timeout: '1s', interval: '1s', no_traffic_interval: '1s', unhealthy_threshold: 1, healthy_threshold: 1, tcp_health_check: {} }]);
+    assert.deepEqual(fleet.cluster.common_lb_config, { healthy_panic_threshold: { value: 0 } });
+    assert.deepEqual(fleet.doc.dynamic_resources.ads_config.grpc_services[0]!.envoy_grpc, { cluster_name: 'shadowplane_xds', retry_policy: { retry_back_off: { base_interval: '0.25s', max_interval: '2s' } } });
+    // One DNS name may stand for every replica: resolved to all its addresses, with the same failover.
+    const named = of('shadowplane.example:18000');
+    assert.equal(named.cluster.type, 'STRICT_DNS');
+    assert.ok(named.cluster.health_checks);
+    // One address: as before, nothing to fail over to.
+    const one = of('127.0.0.1:18000');
+    assert.equal(one.cluster.health_checks, undefined);
+    assert.deepEqual(one.doc.dynamic_resources.ads_config.grpc_services[0]!.envoy_grpc, { cluster_name: 'shadowplane_xds' });
+    const bad = cli('bootstrap', '--xds', '127.0.0.1:1,nope', '--node-id', 'n');
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /^shadowplane: --xds must be host:port\[,host:port…\], not "nope" in "127\.0\.0\.1:1,nope"\n/);
   });
 
   it('bootstrap --xds-ca --xds-client-cert --xds-client-key puts the xDS cluster on mutual TLS, with absolute paths and a name to verify', () => {

@@ -55,14 +55,19 @@ describe('envoy --mode validate', () => {
     });
   }
 
-  it('accepts the ADS bootstrap, state of the world and delta', async (t) => {
+  it('accepts the ADS bootstrap, state of the world and delta, for one control plane and for a fleet of replicas (by address and by name, over mutual TLS)', async (t) => {
     const bin = requireEnvoy(t);
     if (!bin) return;
     for (const delta of [false, true]) {
-      const b = adsBootstrap({ xds: '127.0.0.1:18000', nodeId: 'n', nodeCluster: 'c', adminPort: 19901, delta });
-      const r = await envoyValidate(bin, b, dir, `ads-${delta}`);
-      assert.ok(r.ok, r.output);
+      for (const xds of ['127.0.0.1:18000', '127.0.0.1:18001,127.0.0.1:18002,[::1]:18003', 'shadowplane.example:18000,127.0.0.1:18001']) {
+        const b = adsBootstrap({ xds, nodeId: 'n', nodeCluster: 'c', adminPort: 19901, delta });
+        const r = await envoyValidate(bin, b, dir, `ads-${delta}`);
+        assert.ok(r.ok, `${xds}: ${r.output}`);
+      }
     }
+    const fleetTls = adsBootstrap({ xds: 'cp-0.example:18000,cp-1.example:18000', nodeId: 'node-a', tls: { caFile: pki.caFile, certFile: pki.nodeA.certFile, keyFile: pki.nodeA.keyFile } });
+    const r = await envoyValidate(bin, fleetTls, dir, 'ads-fleet-tls');
+    assert.ok(r.ok, r.output);
   });
 
   it('accepts what `shadowplane bootstrap` prints for mutual TLS, with and without --xds-sni', async (t) => {

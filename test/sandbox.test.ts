@@ -106,7 +106,7 @@ describe('sandbox --envoy --mtls', () => {
 });
 
 describe('docker-compose.yml', () => {
-  const compose = async (): Promise<{ services: Record<string, { command?: string[]; ports?: string[]; volumes?: string[]; network_mode?: string; image?: string }> }> =>
+  const compose = async (): Promise<{ services: Record<string, { command?: string[]; ports?: string[]; volumes?: string[]; network_mode?: string; image?: string; profiles?: string[]; environment?: Record<string, string> }> }> =>
     parse(await readFile(path.join(REPO_ROOT, 'docker-compose.yml'), 'utf8'));
 
   it('is valid for docker-compose', (t) => {
@@ -146,5 +146,34 @@ describe('docker-compose.yml', () => {
     assert.match(envoy.image!, /^envoyproxy\/envoy:v1\.40/);
     assert.ok(envoy.volumes!.includes('./envoy/bootstrap.yaml:/etc/envoy/bootstrap.yaml:ro'));
     assert.equal(envoy.network_mode, 'service:shadowplane');
+  });
+
+  it('has a fleet profile: etcd, two replicas serving its key, a one-shot that writes the config, and a front Envoy bootstrapped with both replicas', async () => {
+    const c = await compose();
+    const fleet = Object.entries(c.services).filter(([, s]) => s.profiles?.includes('fleet')).map(([n]) => n).sort();
+    assert.deepEqual(fleet, ['envoy-fleet-proxy', 'etcd', 'fleet-config', 'shadowplane-a', 'shadowplane-b']);
+    const etcd = c.services.etcd!;
+    assert.match(etcd.image!, /^quay\.io\/coreos\/etcd:v3\./);
+    const client = etcd.command!.find((a) => a.startsWith('--advertise-client-urls='))!.split('=')[1]!.replace(/^http:\/\//, '');
+    const url = `etcd://${client}/shadowplane/config`;
+    const bootstrap = parse(await readFile(path.join(REPO_ROOT, 'envoy/bootstrap-fleet.yaml'), 'utf8')) as {
+      static_resources: { clusters: Array<{ load_assignment: { endpoints: Array<{ lb_endpoints: Array<{ endpoint: { address: { socket_address: { address: string; port_value: number } } } }> }> } }> };
+    };
+    const xds = bootstrap.static_resources.clusters[0]!.load_assignment.endpoints[0]!.lb_endpoints.map((e) => `${e.endpoint.address.socket_address.address}:${e.endpoint.address.socket_address.port_value}`);
+    const replicas = ['shadowplane-a', 'shadowplane-b'].map((n) => c.services[n]!);
+    assert.deepEqual(replicas.map((r) => r.command![r.command!.indexOf('--config') + 1]), [url, url]);
+    assert.deepEqual(replicas.map((r) => r.command![r.command!.indexOf('--xds') + 1]), xds);
+    for (const r of replicas) {
+      const admin = r.command![r.command!.indexOf('--admin') + 1]!;
+      assert.ok(c.services.shadowplane!.ports!.includes(`${admin.split(':')[1]}:${admin.split(':')[1]}`), `${admin} is published`);
+      assert.ok(r.environment?.SHADOWPLANE_ADMIN_TOKEN, 'an admin beyond loopback has a token');
+    }
+    // The one-shot writes the sandbox's config with its listener moved, to the key the replicas read.
+    const oneShot = c.services['fleet-config']!.command!.join(' ');
+    assert.ok(oneShot.endsWith(`--config ${url}`), oneShot);
+    const moved = /s\/address: ([\d.:]+)\/address: [\d.]+:(\d+)\//.exec(oneShot)!;
+    assert.match(await readFile(path.join(REPO_ROOT, 'configs/sandbox.yaml'), 'utf8'), new RegExp(`address: ${moved[1]!.replace(/\./g, '\\.')}\\n`));
+    assert.ok(c.services.shadowplane!.ports!.includes(`${moved[2]}:${moved[2]}`));
+    assert.ok(c.services['envoy-fleet-proxy']!.volumes!.includes('./envoy/bootstrap-fleet.yaml:/etc/envoy/bootstrap.yaml:ro'));
   });
 });

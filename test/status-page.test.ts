@@ -10,7 +10,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { pino } from 'pino';
+import { EtcdCluster, findEtcd } from '../src/sandbox/etcd-process.js';
+import { startServer } from '../src/server/serve-process.js';
 import { requireEnvoy } from './helpers/envoy.js';
+import { requireEtcd } from './helpers/etcd.js';
 import { httpGet } from './helpers/http-client.js';
 import { startControlPlane } from './helpers/control-plane.js';
 import { REPO_ROOT } from './helpers/repo.js';
@@ -211,6 +215,31 @@ describe('the status page', () => {
       await page.close();
     } finally {
       assert.equal(await sb.stop(), 0, sb.output());
+    }
+  });
+
+  it('shows an etcd source with its store up, then down (in red) while etcd is away, and up again', async (t) => {
+    if (!requireChromium(t) || !requireEtcd(t)) return;
+    const etcd = await EtcdCluster.start(findEtcd()!, { dir: path.join(dir, 'etcd'), size: 1 });
+    const url = etcd.url('/shadowplane/page');
+    const server = await startServer({ configFile: url, xds: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 }, adminToken: 'page-token', watch: true }, pino({ level: 'silent' }));
+    try {
+      const put = await fetch(`http://127.0.0.1:${server!.adminPort}/config`, { method: 'PUT', body: await readFile(path.join(REPO_ROOT, 'configs/sandbox.yaml'), 'utf8'), headers: { authorization: 'Bearer page-token' } });
+      assert.equal(put.status, 200);
+      const { page } = await openPage(browser!, `http://127.0.0.1:${server!.adminPort}/`);
+      const line = (): Promise<string> => cell(page, '#config-source');
+      await page.waitForFunction(() => document.getElementById('config-source')?.dataset.store === 'up', undefined, { timeout: 15_000 });
+      assert.equal(await line(), `${url} (store up)`);
+      await etcd.stopAll('SIGKILL');
+      await page.waitForFunction(() => document.getElementById('config-source')?.dataset.store === 'down', undefined, { timeout: 15_000 });
+      assert.match(await line(), new RegExp(`^${url.replace(/[.]/g, '\\.')} \\(store down since \\S+: etcd \\(.*\\) did not answer: .*; the last good config keeps being served, writes fail\\)$`));
+      assert.equal(await page.locator('#config-source').evaluate((e) => getComputedStyle(e).color), 'rgb(185, 28, 28)', 'in the page\'s red (--bad)');
+      await etcd.startAll();
+      await page.waitForFunction(() => document.getElementById('config-source')?.dataset.store === 'up', undefined, { timeout: 20_000 });
+      await page.close();
+    } finally {
+      await server?.close();
+      await etcd.close();
     }
   });
 });

@@ -32,7 +32,7 @@ function parsePort(text: string | undefined): number | undefined {
 }
 
 /**
- * `shadowplane bootstrap --xds HOST:PORT --node-id ID [--node-cluster C] [--admin-port P] [--delta]
+ * `shadowplane bootstrap --xds HOST:PORT[,HOST:PORT…] --node-id ID [--node-cluster C] [--admin-port P] [--delta]
  * [--xds-ca F --xds-client-cert F --xds-client-key F [--xds-sni NAME]]` or, without a control plane,
  * `shadowplane bootstrap --static FILE --node-id ID`.
  */
@@ -49,8 +49,10 @@ export async function bootstrapCommand(o: BootstrapOptions, flags: LoadFlags, io
     io.out(formatDocument(staticBootstrap(resources, { nodeId: o.nodeId, ...(adminPort ? { adminPort } : {}) }), format));
     return 0;
   }
-  if (o.xds === undefined) throw new UsageError('bootstrap needs --xds HOST:PORT (or --static FILE)');
-  if (!parseHostPort(o.xds)) throw new UsageError(`--xds must be host:port, not "${o.xds}"`);
+  if (o.xds === undefined) throw new UsageError('bootstrap needs --xds HOST:PORT[,HOST:PORT…] (or --static FILE)');
+  const parts = o.xds.split(',');
+  const bad = parts.find((p) => !parseHostPort(p));
+  if (bad !== undefined) throw new UsageError(parts.length > 1 ? `--xds must be host:port[,host:port…], not "${bad}" in "${o.xds}"` : `--xds must be host:port, not "${o.xds}"`);
   const tls = xdsClientTls(o);
   // Checked now (readable, a certificate, a key that belongs to it) rather than when Envoy starts.
   if (tls) xdsClientCertificates(tls);

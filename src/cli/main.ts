@@ -5,6 +5,7 @@ import { ListenError } from '../server/listen-error.js';
 import { SHADOWPLANE_VERSION } from '../server/version.js';
 import { TlsFileError } from '../tls/certificate-files.js';
 import { bootstrapCommand } from './bootstrap.js';
+import { applyCommand, getCommand } from './config-store.js';
 import { convertCommand } from './convert.js';
 import { loadOptions } from './load-flags.js';
 import { UsageError, type Io } from './output.js';
@@ -21,13 +22,15 @@ const USAGE = `usage:
   shadowplane validate CONFIG... [IMPORT OPTIONS]
   shadowplane render CONFIG [--node ID] [--node-cluster C] [--format json|yaml] [IMPORT OPTIONS]
   shadowplane convert FILE... [IMPORT OPTIONS]
-  shadowplane bootstrap --xds HOST:PORT --node-id ID [--node-cluster C] [--admin-port P] [--delta] [--format yaml|json]
+  shadowplane bootstrap --xds HOST:PORT[,HOST:PORT…] --node-id ID [--node-cluster C] [--admin-port P] [--delta] [--format yaml|json]
                         [--xds-ca F [--xds-client-cert F --xds-client-key F] [--xds-sni NAME]]
   shadowplane bootstrap --static CONFIG --node-id ID [--admin-port P] [--format yaml|json] [IMPORT OPTIONS]
   shadowplane serve --config CONFIG [--xds 127.0.0.1:18000] [--admin 127.0.0.1:19000] [--no-watch] [--log-level L]
                     [--xds-tls-cert F --xds-tls-key F [--xds-client-ca F [--xds-node-identity TEMPLATE]]]
                     [--admin-token-file F] [--admin-read-token-file F] [--admin-tls-cert F --admin-tls-key F]
                     [--admin-insecure-no-token] [--data-plane builtin|none] [--node-id ID] [--node-cluster C] [IMPORT OPTIONS]
+  shadowplane get --config etcd://HOST:PORT[,HOST:PORT…]/KEY
+  shadowplane apply FILE --config etcd://HOST:PORT[,HOST:PORT…]/KEY [--if-match REVISION] [IMPORT OPTIONS]
   shadowplane status [--admin URL] [--admin-ca F] [--admin-token-file F] [--format json] [--wait [--timeout 30s]]
   shadowplane proxy --xds HOST:PORT --node-id ID [--node-cluster C] [--admin 127.0.0.1:9902] [--log-level L]
                     [--xds-ca F [--xds-client-cert F --xds-client-key F] [--xds-sni NAME]]
@@ -37,7 +40,8 @@ const USAGE = `usage:
 
 CONFIG is a file or a folder (every .yaml, .yml and .json file in it, read as one config): shadowplane's
 own YAML, or Gateway API / Istio documents (multi-document YAML, kubectl get -o yaml output) or an
-APISIX configuration, detected from apiVersion/kind or APISIX's layout.
+APISIX configuration, detected from apiVersion/kind or APISIX's layout. serve --config also takes
+etcd://HOST:PORT[,HOST:PORT…]/KEY: the config is that etcd key (its path, / included), shared by replicas.
 IMPORT OPTIONS:
   --from gateway-api|istio|apisix|shadowplane   accept only that format (default: detect)
   --listen-address IP[:PORT]   where imported listeners bind (default 0.0.0.0): Gateway and Istio
@@ -83,6 +87,7 @@ const OPTIONS = {
   version: { type: 'boolean' },
   wait: { type: 'boolean' },
   timeout: { type: 'string' },
+  'if-match': { type: 'string' },
 } as const;
 
 const stdio: Io = {
@@ -176,6 +181,11 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
         return await sandboxCommand({ envoy: values.envoy, mtls: values.mtls, config: values.config, load: loadOptions(load) }, io);
       case 'demo-backend':
         return await demoBackendCommand({ name: values.name, port: values.port, host: values.host }, io);
+      case 'get':
+        if (rest.length > 0) throw new UsageError(`get takes no positional arguments (got "${rest[0]}")`);
+        return await getCommand({ config: values.config }, loadOptions(load), io);
+      case 'apply':
+        return await applyCommand(rest, { config: values.config, ifMatch: values['if-match'] }, loadOptions(load), io);
       case 'status':
         return await statusCommand(
           { admin: values.admin, adminCa: values['admin-ca'], adminTokenFile: values['admin-token-file'], format: values.format, wait: values.wait, timeout: values.timeout },

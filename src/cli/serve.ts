@@ -6,6 +6,7 @@ import { routeGrpcLogs } from '../server/grpc-log.js';
 import { startServer, type ServerOptions } from '../server/serve-process.js';
 import type { XdsTls } from '../server/tls-setup.js';
 import { IdentityTemplateError, nodeIdentityTemplate } from '../tls/node-identity.js';
+import { configLocation } from './config-store.js';
 import { logLevel, UsageError, type Io } from './output.js';
 import { certAndKey, readToken, refuseWithout } from './secrets.js';
 import { untilSignal } from './signals.js';
@@ -61,7 +62,8 @@ function xdsTls(o: ServeFlags): XdsTls | undefined {
 
 /** Every flag is checked before anything binds. */
 async function serverOptions(o: ServeFlags): Promise<ServerOptions> {
-  if (o.config === undefined) throw new UsageError('serve needs --config FILE (or a folder)');
+  if (o.config === undefined) throw new UsageError('serve needs --config FILE (or a folder, or etcd://HOST:PORT[,HOST:PORT…]/KEY)');
+  configLocation(o.config, 'serve');
   if (o.dataPlane !== undefined && o.dataPlane !== 'builtin' && o.dataPlane !== 'none') throw new UsageError(`--data-plane must be builtin or none, not "${o.dataPlane}"`);
   const tls = xdsTls(o);
   const adminTls = certAndKey(o.adminTlsCert, o.adminTlsKey, '--admin-tls-cert', '--admin-tls-key');
@@ -81,7 +83,7 @@ async function serverOptions(o: ServeFlags): Promise<ServerOptions> {
   };
 }
 
-/** `shadowplane serve --config FILE [--xds HOST:PORT] [--admin HOST:PORT] [TLS and token flags] [--no-watch] [--data-plane builtin]` */
+/** `shadowplane serve --config FILE|etcd://… [--xds HOST:PORT] [--admin HOST:PORT] [TLS and token flags] [--no-watch] [--data-plane builtin]` */
 export async function serveCommand(o: ServeFlags, io: Io): Promise<number> {
   const options = await serverOptions(o);
   const logger = pino({ level: logLevel(o.logLevel), base: { svc: 'shadowplane' } });

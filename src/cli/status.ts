@@ -30,6 +30,7 @@ interface ProxyJson {
 }
 interface StatusJson {
   configFile: string;
+  source?: { kind: string; location: string; store?: { state: 'up' | 'down'; since: string; error?: string } };
   configVersion: number;
   configChanging?: boolean;
   lastAccepted: { at: string; reason: string } | null;
@@ -67,7 +68,11 @@ export function formatStatus(s: StatusJson): string {
     const version = p.ackedConfigVersion === undefined || p.ackedConfigVersion === null ? '-' : String(p.ackedConfigVersion);
     rows.push([p.nodeId, p.nodeCluster || '-', p.envoyVersion ?? '-', p.protocol.toUpperCase(), version, ...TYPES.map((t) => p.types[t]?.state ?? '-')]);
   }
-  let out = `config ${s.configFile}, version ${s.configVersion}, ${s.proxies.length} proxies\n${table(rows)}\n`;
+  const store = s.source?.store;
+  let out = `config ${s.configFile}, version ${s.configVersion}${store ? `, store ${store.state}` : ''}, ${s.proxies.length} proxies\n${table(rows)}\n`;
+  if (store?.state === 'down') {
+    out += `\nconfig store down since ${store.since}${store.error ? `: ${store.error}` : ''}\n  ${s.configVersion ? `version ${s.configVersion} keeps being served` : 'nothing is served yet'}; writes (PUT /config, apply) fail until it answers\n`;
+  }
   const rejected = s.lastRejected;
   if (rejected && s.rejectedSinceAccepted !== false) {
     out += `\nlast rejected edit (${rejected.at}, ${rejected.reason}), still serving version ${s.configVersion}:\n${rejected.problems.map((p) => `  ${p}`).join('\n')}\n`;

@@ -17,6 +17,12 @@ export function parseHostPort(text: string): HostPort | undefined {
   return { host, port };
 }
 
+/** `host:port[,host:port…]`, each as parseHostPort takes it; undefined when any part is not. */
+export function parseHostPortList(text: string): HostPort[] | undefined {
+  const parts = text.split(',').map(parseHostPort);
+  return parts.every((p) => p !== undefined) ? (parts as HostPort[]) : undefined;
+}
+
 export function isIpLiteral(host: string): boolean {
   return isIP(host) !== 0;
 }

@@ -1,34 +1,15 @@
 // A config file, or a folder of files that make one config, that can change under us: watched
 // (debounced, and robust to editors that save by atomic rename), reloaded on demand (SIGHUP), or
-// (a single file) replaced through the admin API. Each accepted config is announced; a rejected one
-// is announced with its problems and changes nothing.
-import { createHash } from 'node:crypto';
+// (a single file) replaced through the admin API, guarded by the entity tag of the file's bytes.
+// Each accepted config is announced; a rejected one is announced with its problems and changes nothing.
 import { EventEmitter } from 'node:events';
 import { statSync, watch, type FSWatcher } from 'node:fs';
-import { readdir, rename, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { configHash, hashText, ifMatchHolds, type AcceptedConfig, type Acceptor, type ConfigSource, type ReadOutcome, type SourceEvents, type SourceStatus, type StoredConfig, type WriteOutcome, type WriteRequest } from './config-source.js';
 import { IncrementalParser } from './fast-parse.js';
 import { isConfigFileName } from './formats/source.js';
 import { loadConfigPath, parseConfigText, type LoadOptions, type LoadResult } from './load.js';
-import type { ConfigProblem } from './problems.js';
-import type { ConfigFile } from './schema.js';
-
-export interface AcceptedConfig {
-  readonly config: ConfigFile;
-  readonly warnings: readonly ConfigProblem[];
-  readonly hash: string;
-  readonly reason: string;
-}
-
-export interface SourceEvents {
-  accepted: [AcceptedConfig];
-  rejected: [problems: readonly ConfigProblem[], reason: string];
-  /** A reload found the config being served (a rejected edit undone, a file reformatted or saved again). */
-  unchanged: [reason: string];
-}
-
-/** Decides whether a parsed config may be applied (the control plane checks more than the schema). */
-export type Acceptor = (c: AcceptedConfig) => readonly ConfigProblem[];
 
 /** How long an empty file may stay empty before it counts as the new config (and is rejected). */
 const EMPTY_GRACE_MS = 1000;
@@ -49,27 +30,17 @@ function isDirectory(p: string): boolean {
   }
 }
 
-/** Each entry's hash, kept while the entry object lives: an edit hashes only the entries it changed. */
-const entryHashes = new WeakMap<object, string>();
-
-/** What the config means, as a hash: a reformatted file, or the watcher seeing our own write, hashes the same. */
-function configHash(config: ConfigFile): string {
-  const h = createHash('sha256');
-  for (const [key, list] of Object.entries(config) as Array<[string, readonly object[]]>) {
-    h.update(`${key}\0`);
-    for (const entry of list) {
-      let hash = entryHashes.get(entry);
-      if (hash === undefined) {
-        hash = createHash('sha256').update(JSON.stringify(entry)).digest('hex');
-        entryHashes.set(entry, hash);
-      }
-      h.update(hash);
-    }
+/** The file as stored, its entity tag the hash of its bytes; undefined when there is none. */
+async function storedFile(file: string): Promise<StoredConfig | undefined> {
+  try {
+    const text = await readFile(file, 'utf8');
+    return { text, etag: `"${hashText(text)}"` };
+  } catch {
+    return undefined;
   }
-  return h.digest('hex').slice(0, 16);
 }
 
-export class ConfigFileSource extends EventEmitter<SourceEvents> {
+export class ConfigFileSource extends EventEmitter<SourceEvents> implements ConfigSource {
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** Changes seen (watch events); a reload that started after the last one has caught up with them. */
@@ -80,7 +51,6 @@ export class ConfigFileSource extends EventEmitter<SourceEvents> {
   private acceptedHash: string | undefined;
   /** Keeps the parts of the last text, so an edit is parsed and checked in proportion to its size. */
   private readonly fast = new IncrementalParser();
-  /** Reloads run one at a time, so two quick edits cannot apply out of order. */
   private queue: Promise<unknown> = Promise.resolve();
 
   /** True when `file` names a folder: every config file in it, in any supported format, makes one config. */
@@ -96,30 +66,65 @@ export class ConfigFileSource extends EventEmitter<SourceEvents> {
     this.isFolder = isDirectory(file);
   }
 
+  get location(): string {
+    return this.file;
+  }
+
+  async start(): Promise<boolean> {
+    return (await this.reload('startup')).ok;
+  }
+
   /** Reads the file (or folder) now; resolves with what happened. */
   reload(reason: string): Promise<LoadResult> {
-    const run = this.queue.then(async () => this.apply(await loadConfigPath(this.file, this.options, this.fast), reason, false));
+    return this.enqueue(async () => this.apply(await loadConfigPath(this.file, this.options, this.fast), reason, false));
+  }
+
+  /** Reloads, writes and checks run one at a time, so two quick edits cannot apply out of order. */
+  private enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task);
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  /**
-   * Validates `text` as the new config; only if valid, writes it to the file atomically and applies it.
-   * `origin` names the text in problems (e.g. `PUT /config body`), whose lines are the text's own.
-   * A folder has no one file to replace: the caller refuses it (see isFolder).
-   */
-  replace(text: string, reason: string, origin: string): Promise<LoadResult> {
-    const run = this.queue.then(async () => {
-      const result = this.apply(parseConfigText(text, origin, this.options, this.fast), reason, true);
-      if (result.ok) {
-        const tmp = path.join(path.dirname(this.file), `.${path.basename(this.file)}.${process.pid}.tmp`);
-        await writeFile(tmp, text);
-        await rename(tmp, this.file);
-      }
-      return result;
+  read(): Promise<ReadOutcome> {
+    if (this.isFolder) return Promise.resolve({ kind: 'read-only', message: this.folderMessage('read') });
+    return this.enqueue(async () => {
+      const stored = await storedFile(this.file);
+      return stored ? { kind: 'stored', stored } : { kind: 'absent', message: `${this.file} cannot be read` };
     });
-    this.queue = run.catch(() => undefined);
-    return run;
+  }
+
+  /**
+   * Validates the text as the new config; only if it is valid and If-Match holds for the file as it
+   * is, writes it to the file atomically and applies it. A folder has no one file to replace.
+   */
+  write(w: WriteRequest): Promise<WriteOutcome> {
+    if (this.isFolder) return Promise.resolve({ kind: 'read-only', message: this.folderMessage('edit') });
+    return this.enqueue(async (): Promise<WriteOutcome> => {
+      const parsed = parseConfigText(w.text, w.origin, this.options, this.fast);
+      if (!parsed.ok) {
+        this.emit('rejected', parsed.problems, w.reason);
+        return { kind: 'invalid', problems: parsed.problems };
+      }
+      if (w.ifMatch !== undefined) {
+        const current = await storedFile(this.file);
+        if (!ifMatchHolds(w.ifMatch, current)) return { kind: 'conflict', current };
+      }
+      const result = this.apply(parsed, w.reason, true);
+      if (!result.ok) return { kind: 'invalid', problems: result.problems };
+      const tmp = path.join(path.dirname(this.file), `.${path.basename(this.file)}.${process.pid}.tmp`);
+      await writeFile(tmp, w.text);
+      await rename(tmp, this.file);
+      return { kind: 'written', etag: `"${hashText(w.text)}"`, result };
+    });
+  }
+
+  private folderMessage(verb: 'read' | 'edit'): string {
+    return `the config is the folder ${this.file}: ${verb} its files (every change is reloaded)`;
+  }
+
+  status(): SourceStatus {
+    return { kind: this.isFolder ? 'folder' : 'file', location: this.file };
   }
 
   private apply(result: LoadResult, reason: string, force: boolean): LoadResult {
@@ -127,6 +132,7 @@ export class ConfigFileSource extends EventEmitter<SourceEvents> {
       this.emit('rejected', result.problems, reason);
       return result;
     }
+    // Hash what the text means, so a reformatted file or the watcher seeing our own write is a no-op.
     const hash = configHash(result.config);
     if (!force && hash === this.acceptedHash) {
       this.emit('unchanged', reason);
@@ -195,9 +201,10 @@ export class ConfigFileSource extends EventEmitter<SourceEvents> {
     return false;
   }
 
-  close(): void {
+  close(): Promise<void> {
     clearTimeout(this.timer);
     this.watcher?.close();
     this.watcher = undefined;
+    return Promise.resolve();
   }
 }

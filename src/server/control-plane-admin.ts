@@ -1,6 +1,8 @@
-// The control plane's admin routes: per-proxy status, what a node is served, and replacing the config
-// (a write: AdminServer asks for the write token).
-import type { IncomingMessage } from 'node:http';
+// The control plane's admin routes: per-proxy status, what a node is served, and the config as its
+// source stores it: GET /config with its entity tag, PUT /config guarded by If-Match (a write:
+// AdminServer asks for the write token).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { WriteOutcome } from '../config/config-source.js';
 import { formatProblem } from '../config/problems.js';
 import type { NodeInfo } from '../envoy-api/discovery-codec.js';
 import { TYPE_SHORT_NAMES, type ServedTypeUrl } from '../xds/snapshot.js';
@@ -43,7 +45,8 @@ function ackedConfigVersion(p: ProxyTypesJson, current: number): number | null {
 export function controlPlaneStatus(cp: ControlPlane, node?: string | null): object {
   const proxies = cp.ads.proxies.list().filter((p) => node === undefined || node === null || p.node?.id === node);
   return {
-    configFile: cp.source.file,
+    configFile: cp.source.location,
+    source: cp.source.status(),
     configVersion: cp.cache.configVersion,
     minEnvoyVersion: cp.model?.minEnvoyVersion ?? null,
     // A change was seen and is still being read: what follows may be about to change.
@@ -85,14 +88,45 @@ export function controlPlaneRoutes(o: ControlPlaneAdminOptions): AdminRoutes {
       const dump = configDump(cp, url);
       return dump ? send(res, 200, dump) : send(res, 503, { error: 'no config loaded' });
     },
+    'GET /config': async (_req, res) => {
+      const r = await cp.source.read();
+      if (r.kind !== 'stored') return send(res, r.kind === 'absent' ? 404 : r.kind === 'unavailable' ? 503 : 409, { error: r.message });
+      res.setHeader('etag', r.stored.etag);
+      return send(res, 200, r.stored.text, 'application/yaml; charset=utf-8');
+    },
     'PUT /config': async (req, res) => {
-      if (cp.source.isFolder) return send(res, 409, { error: `the config is the folder ${cp.source.file}: edit its files (every change is reloaded)` });
       const limit = o.maxConfigBytes ?? 4 * 1024 * 1024;
       const body = await readBody(req, limit);
       if (body === undefined) return send(res, 413, { error: `config larger than ${limit} bytes` });
-      const result = await cp.source.replace(body, 'admin PUT /config', 'PUT /config body');
-      if (!result.ok) return send(res, 422, { problems: result.problems.map(formatProblem) });
-      return send(res, 200, { configVersion: cp.cache.configVersion, warnings: result.warnings.map(formatProblem) });
+      const ifMatch = req.headers['if-match'];
+      const outcome = await cp.source.write({ text: body, reason: 'admin PUT /config', origin: 'PUT /config body', ...(ifMatch !== undefined ? { ifMatch } : {}) });
+      sendWriteOutcome(res, outcome, cp, ifMatch);
     },
   };
+}
+
+/** 200 with the new entity tag; 422 invalid, 409 If-Match did not hold (with what is stored now) or a folder, 503 the store is down. */
+function sendWriteOutcome(res: ServerResponse, w: WriteOutcome, cp: ControlPlane, ifMatch: string | undefined): void {
+  switch (w.kind) {
+    case 'written':
+      res.setHeader('etag', w.etag);
+      return send(res, 200, { configVersion: cp.cache.configVersion, etag: w.etag, ...(w.revision !== undefined ? { revision: w.revision } : {}), warnings: w.result.warnings.map(formatProblem) });
+    case 'invalid':
+      if (w.storedAs) res.setHeader('etag', w.storedAs);
+      return send(res, 422, { problems: w.problems.map(formatProblem), ...(w.storedAs ? { storedAs: w.storedAs } : {}) });
+    case 'conflict': {
+      if (w.current) res.setHeader('etag', w.current.etag);
+      const now = w.current ? `it is now ${w.current.revision !== undefined ? `revision ${w.current.revision}` : w.current.etag}` : 'nothing is stored now';
+      return send(res, 409, {
+        error: `If-Match ${ifMatch ?? ''} does not hold: the stored config changed (${now}); nothing was written. GET /config, apply your edit to it, and PUT it with its ETag`,
+        etag: w.current?.etag ?? null,
+        ...(w.current?.revision !== undefined ? { revision: w.current.revision } : {}),
+      });
+    }
+    case 'unavailable':
+      res.setHeader('retry-after', '1');
+      return send(res, 503, { error: w.message });
+    case 'read-only':
+      return send(res, 409, { error: w.message });
+  }
 }

@@ -1,9 +1,11 @@
-// The control plane's moving parts in one place: the config file, the snapshot cache the ADS server
-// reads, and the record of what was accepted or rejected and why.
+// The control plane's moving parts in one place: the config source (a file, a folder, or an etcd
+// key shared by replicas), the snapshot cache the ADS server reads, and the record of what was
+// accepted or rejected and why.
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
-import { ConfigFileSource, type AcceptedConfig } from '../config/config-file-source.js';
+import { Gauge, type Registry } from 'prom-client';
+import type { AcceptedConfig, ConfigSource } from '../config/config-source.js';
 import type { LoadOptions } from '../config/load.js';
+import { openConfigSource } from '../config/open-config-source.js';
 import { formatProblem, ProblemCode, type ConfigProblem } from '../config/problems.js';
 import { ModelBuilder } from '../model/build.js';
 import type { Model } from '../model/types.js';
@@ -20,7 +22,7 @@ export interface ConfigEvent {
 }
 
 export interface ControlPlaneOptions {
-  /** A config file, or a folder of files read as one config. */
+  /** A config file, a folder of files read as one config, or an etcd:// URL naming a key. */
   readonly configFile: string;
   readonly logger: Logger;
   readonly registry: Registry;
@@ -32,7 +34,7 @@ export interface ControlPlaneOptions {
 
 export class ControlPlane {
   readonly cache = new SnapshotCache();
-  readonly source: ConfigFileSource;
+  readonly source: ConfigSource;
   readonly metrics: XdsMetrics;
   readonly ads: AdsServer;
   model: Model | undefined;
@@ -46,7 +48,15 @@ export class ControlPlane {
     this.log = o.logger;
     this.metrics = createXdsMetrics(o.registry);
     this.ads = new AdsServer({ cache: this.cache, metrics: this.metrics, logger: o.logger.child({ component: 'ads' }), ...o.xdsSecurity });
-    this.source = new ConfigFileSource(o.configFile, (c) => this.publish(c), undefined, o.load);
+    this.source = openConfigSource(o.configFile, (c) => this.publish(c), o.load);
+    // 1 while the config store answers, 0 while it does not; absent for a file.
+    const storeUp = this.source.status().store ? new Gauge({ name: 'shadowplane_config_store_up', help: 'Whether the config store (etcd) answers', registers: [o.registry] }) : undefined;
+    this.source.on('store', (h) => {
+      storeUp?.set(h.state === 'up' ? 1 : 0);
+      const serving = this.cache.configVersion || null;
+      if (h.state === 'down') this.log.error({ source: this.source.location, error: h.error, serving }, `config store down: ${serving === null ? 'nothing is served until it answers' : `version ${serving} keeps being served`}; writes fail until it is back`);
+      else this.log.info({ source: this.source.location }, 'config store up');
+    });
     this.source.on('rejected', (problems, reason) => {
       this.lastRejected = { at: new Date().toISOString(), reason, problems: problems.map(formatProblem) };
       this.metrics.configVersions.inc({ result: 'rejected' });
@@ -73,13 +83,13 @@ export class ControlPlane {
     const model = this.models.build(c.config);
     let version: number;
     try {
-      version = this.cache.publish(model);
+      version = c.revision === undefined ? this.cache.publish(model, c.hash) : this.cache.publish(model, String(c.revision), c.revision);
     } catch (e) {
       if (!(e instanceof InconsistentSnapshotError)) throw e;
       return e.problems.map((message) => ({
         code: ProblemCode.INCONSISTENT_RESOURCES,
         severity: 'error' as const,
-        file: this.source.file,
+        file: this.source.location,
         line: 0,
         col: 0,
         path: [],
@@ -87,18 +97,19 @@ export class ControlPlane {
       }));
     }
     this.model = model;
-    this.lastAccepted = { at: new Date().toISOString(), reason: c.reason, configVersion: version, problems: c.warnings.map(formatProblem) };
+    // When it was published, before it went out to every stream.
+    this.lastAccepted = { at: new Date(this.cache.publishedAtMs).toISOString(), reason: c.reason, configVersion: version, problems: c.warnings.map(formatProblem) };
     this.metrics.configVersions.inc({ result: 'accepted' });
     for (const w of this.lastAccepted.problems) this.log.warn(w);
     this.log.info({ configVersion: version, reason: c.reason, minEnvoyVersion: model.minEnvoyVersion ?? null }, 'config version published');
     return [];
   }
 
-  /** Loads the file once; resolves false (after logging every problem) when it is not valid. */
+  /** Reads the config once; resolves false (after logging every problem) when a file is not valid. */
   async start(o: { xds: string; watch: boolean }): Promise<boolean> {
-    const first = await this.source.reload('startup');
-    if (!first.ok) return false;
-    await this.ads.listen(o.xds).catch((e: unknown) => {
+    if (!(await this.source.start())) return false;
+    await this.ads.listen(o.xds).catch(async (e: unknown) => {
+      await this.source.close();
       throw new ListenError('xDS', o.xds, e);
     });
     if (o.watch) this.source.watch();
@@ -106,7 +117,7 @@ export class ControlPlane {
   }
 
   async close(): Promise<void> {
-    this.source.close();
+    await this.source.close();
     await this.ads.close();
   }
 }

@@ -1,6 +1,6 @@
 // Envoy bootstraps: the ADS one that points a real Envoy at shadowplane, and a static one that
 // embeds rendered resources (for `envoy --mode validate`, or running Envoy without a control plane).
-import { isIpLiteral, parseHostPort } from '../config/address.js';
+import { isIpLiteral, parseHostPortList, type HostPort } from '../config/address.js';
 import type { JsonObject, TypedJson } from '../envoy-api/proto-json.js';
 import { RTDS_LAYER_NAME } from '../envoy-api/metadata.js';
 import type { ResourceSet } from '../envoy-api/resource-set.js';
@@ -11,7 +11,7 @@ export const XDS_CLUSTER_NAME = 'shadowplane_xds';
 export const DEFAULT_NODE_CLUSTER = 'shadowplane';
 
 export interface AdsBootstrapOptions {
-  /** host:port of shadowplane's xDS server. */
+  /** host:port of shadowplane's xDS server, or of each replica of a fleet, comma-separated. */
   readonly xds: string;
   readonly nodeId: string;
   /** Envoy refuses ADS without a node cluster; defaults to DEFAULT_NODE_CLUSTER. */
@@ -50,16 +50,17 @@ function adminBlock(port: number): JsonObject {
 
 /**
  * The xDS cluster's UpstreamTlsContext: Envoy verifies the control plane against the CA and, unlike
- * its default, against a name (the SNI, else the host), as any gRPC client would; it offers h2 by ALPN,
- * which gRPC servers need.
+ * its default, against a name (the SNI, else the host; with several replicas, any of their hosts), as
+ * any gRPC client would; it offers h2 by ALPN, which gRPC servers need.
  */
-function xdsTransportSocket(t: XdsClientTlsFiles, host: string): JsonObject {
-  const name = t.sni ?? host;
+function xdsTransportSocket(t: XdsClientTlsFiles, hosts: readonly string[]): JsonObject {
+  const names = t.sni !== undefined ? [t.sni] : [...new Set(hosts)];
+  const sni = names.length === 1 && !isIpLiteral(names[0]!) ? names[0] : undefined;
   const common: JsonObject = {
     alpn_protocols: ['h2'],
     validation_context: {
       trusted_ca: { filename: t.caFile },
-      match_typed_subject_alt_names: [{ san_type: isIpLiteral(name) ? 'IP_ADDRESS' : 'DNS', matcher: { exact: name } }],
+      match_typed_subject_alt_names: names.map((name) => ({ san_type: isIpLiteral(name) ? 'IP_ADDRESS' : 'DNS', matcher: { exact: name } })),
     },
   };
   if (t.certFile !== undefined && t.keyFile !== undefined) {
@@ -67,13 +68,27 @@ function xdsTransportSocket(t: XdsClientTlsFiles, host: string): JsonObject {
   }
   return {
     name: 'envoy.transport_sockets.tls',
-    typed_config: { '@type': TypeUrl.UpstreamTlsContext, ...(isIpLiteral(name) ? {} : { sni: name }), common_tls_context: common },
+    typed_config: { '@type': TypeUrl.UpstreamTlsContext, ...(sni !== undefined ? { sni } : {}), common_tls_context: common },
   };
 }
 
+/**
+ * What makes Envoy leave a dead replica fast, when the xDS cluster may hold several (several
+ * addresses, or a name that resolves to several): a TCP health check every second takes a replica
+ * that stops accepting connections out of the pool, no panic mode sends to it anyway, and the ADS
+ * stream is re-established after 0.25 s (doubling up to 2 s; Envoy's default is 0.5 s up to 30 s).
+ */
+const FAILOVER_CLUSTER: JsonObject = {
+  health_checks: [{ timeout: '1s', interval: '1s', no_traffic_interval: '1s', unhealthy_threshold: 1, healthy_threshold: 1, tcp_health_check: {} }],
+  common_lb_config: { healthy_panic_threshold: { value: 0 } },
+};
+const FAILOVER_RETRY: JsonObject = { retry_back_off: { base_interval: '0.25s', max_interval: '2s' } };
+
 export function adsBootstrap(o: AdsBootstrapOptions): JsonObject {
-  const hp = parseHostPort(o.xds);
-  if (!hp) throw new RangeError(`--xds "${o.xds}" is not host:port`);
+  const replicas: readonly HostPort[] | undefined = parseHostPortList(o.xds);
+  if (!replicas) throw new RangeError(`--xds "${o.xds}" is not host:port[,host:port…]`);
+  const byName = replicas.some((r) => !isIpLiteral(r.host));
+  const failover = replicas.length > 1 || byName;
   const node: JsonObject = { id: o.nodeId, cluster: o.nodeCluster ?? DEFAULT_NODE_CLUSTER };
   return {
     node,
@@ -83,7 +98,7 @@ export function adsBootstrap(o: AdsBootstrapOptions): JsonObject {
       ads_config: {
         api_type: o.delta ? 'DELTA_GRPC' : 'GRPC',
         transport_api_version: 'V3',
-        grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER_NAME } }],
+        grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER_NAME, ...(failover ? { retry_policy: FAILOVER_RETRY } : {}) } }],
         set_node_on_first_message_only: true,
       },
       lds_config: ADS_CONFIG_SOURCE,
@@ -93,19 +108,20 @@ export function adsBootstrap(o: AdsBootstrapOptions): JsonObject {
       clusters: [
         {
           name: XDS_CLUSTER_NAME,
-          type: isIpLiteral(hp.host) ? 'STATIC' : 'STRICT_DNS',
+          type: byName ? 'STRICT_DNS' : 'STATIC',
           connect_timeout: '1s',
           load_assignment: {
             cluster_name: XDS_CLUSTER_NAME,
-            endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(hp.host, hp.port) } }] }],
+            endpoints: [{ lb_endpoints: replicas.map((r) => ({ endpoint: { address: socketAddress(r.host, r.port) } })) }],
           },
+          ...(failover ? FAILOVER_CLUSTER : {}),
           typed_extension_protocol_options: {
             [HTTP_PROTOCOL_OPTIONS_KEY]: {
               '@type': TypeUrl.HttpProtocolOptions,
               explicit_http_config: { http2_protocol_options: {} },
             },
           },
-          ...(o.tls ? { transport_socket: xdsTransportSocket(o.tls, hp.host) } : {}),
+          ...(o.tls ? { transport_socket: xdsTransportSocket(o.tls, replicas.map((r) => r.host)) } : {}),
         },
       ],
     },

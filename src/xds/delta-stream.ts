@@ -35,8 +35,8 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest> {
           st.held.replace(want);
           return undefined;
         }
-        // The body carries the config version: one content per diff and config version.
-        return sharedBy(d, `${snapshot.configVersion}`, () => ({ version, resources: new Map(d.changed.map((r) => [r.name, r])), removed: d.removed, key: contentKey(d.changed, d.removed), after: want }));
+        // The body carries the config revision: one content per diff and revision.
+        return sharedBy(d, snapshot.configRevision, () => ({ version, resources: new Map(d.changed.map((r) => [r.name, r])), removed: d.removed, key: contentKey(d.changed, d.removed), after: want }));
       }
     }
     const behind = [...want.values()].filter((r) => st.held.get(r.name)?.version !== r.version);
@@ -49,6 +49,6 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest> {
   }
 
   protected encodeBody(typeUrl: ServedTypeUrl, c: ResponseContent, snapshot: Snapshot): Buffer {
-    return encodeDeltaDiscoveryResponseBody(String(snapshot.configVersion), typeUrl, c.resources.values(), c.removed);
+    return encodeDeltaDiscoveryResponseBody(snapshot.configRevision, typeUrl, c.resources.values(), c.removed);
   }
 }

@@ -28,6 +28,7 @@ export interface CacheEvents {
 export class SnapshotCache extends EventEmitter<CacheEvents> {
   private model: Model | undefined;
   private version = 0;
+  private revision = '';
   private publishedAt = 0;
   private groups = new Map<string, Snapshot>();
   // Each stage keeps what the last version built, so an edit costs what it touched.
@@ -52,18 +53,24 @@ export class SnapshotCache extends EventEmitter<CacheEvents> {
     return this.model !== undefined;
   }
 
-  /** Publishes a new config version; throws InconsistentSnapshotError and keeps the old one if it does not hold together. */
-  publish(model: Model): number {
+  /**
+   * Publishes a new config version, named `revision` by its source (the same in every process serving
+   * it; by default its number) and numbered `version` (etcd's mod revision; else the next in this process). Throws
+   * InconsistentSnapshotError and keeps the old one if it does not hold together.
+   */
+  publish(model: Model, revision?: string, version = this.version + 1): number {
+    revision ??= String(version);
     this.translator.nextGeneration();
     this.detached.nextGeneration();
     this.encoder.nextGeneration();
     this.consistency.nextGeneration();
     this.typeSnapshots.nextGeneration();
-    const probe = this.build(model, this.version + 1, undefined);
+    const probe = this.build(model, version, revision, undefined);
     const problems = this.consistency.check(probe);
     if (problems.length > 0) throw new InconsistentSnapshotError(problems);
     this.model = model;
-    this.version += 1;
+    this.version = version;
+    this.revision = revision;
     this.publishedAt = Date.now();
     this.groups = new Map([[this.groupKey(model, undefined), probe]]);
     this.emit('update', this.version);
@@ -76,7 +83,7 @@ export class SnapshotCache extends EventEmitter<CacheEvents> {
     const key = this.groupKey(this.model, node);
     let s = this.groups.get(key);
     if (!s) {
-      s = this.build(this.model, this.version, node);
+      s = this.build(this.model, this.version, this.revision, node);
       this.groups.set(key, s);
     }
     return s;
@@ -100,7 +107,7 @@ export class SnapshotCache extends EventEmitter<CacheEvents> {
     return `${selected}|${gate}`;
   }
 
-  private build(model: Model, version: number, node: NodeInfo | undefined): Snapshot {
+  private build(model: Model, version: number, revision: string, node: NodeInfo | undefined): Snapshot {
     const r = this.translator.translate(model, node);
     const detached = r.routes.map((rc) => this.detached.get(rc, undefined, () => detachRouteConfiguration(rc)));
     const routes = detached.map((d) => d.route);
@@ -110,8 +117,7 @@ export class SnapshotCache extends EventEmitter<CacheEvents> {
       version,
       { listeners: r.listeners, routes: gated.routes, clusters: r.clusters, endpoints: r.endpoints, runtime: [this.runtime.get(layers, () => runtimeResource(mergeLayers(layers)))] },
       this.encoder,
-      gated.warnings,
-      this.typeSnapshots,
+      { warnings: gated.warnings, configRevision: revision, previous: this.typeSnapshots },
     );
   }
 }

@@ -32,6 +32,11 @@ export interface TypeSnapshot {
 export interface Snapshot {
   /** The config version this snapshot was built from. */
   readonly configVersion: number;
+  /**
+   * That version as its source names it (etcd's mod revision, a file's content hash), the same in
+   * every replica serving it: delta responses carry it as system_version_info.
+   */
+  readonly configRevision: string;
   readonly types: ReadonlyMap<string, TypeSnapshot>;
   /** Things this group's proxies get in a reduced form (version gating). */
   readonly warnings: readonly string[];
@@ -54,17 +59,21 @@ function typeSnapshot(typeUrl: string, list: readonly TypedJson[], encoder: Reso
   return previous ? previous.get(`${typeUrl}\0${made.version}`, undefined, () => made) : made;
 }
 
-export function buildSnapshot(
-  configVersion: number,
-  input: ResourceSet,
-  encoder: ResourceEncoder,
-  warnings: readonly string[] = [],
-  previous?: GenerationMemo<string, TypeSnapshot>,
-): Snapshot {
-  const ts = (typeUrl: string, list: readonly TypedJson[]): [string, TypeSnapshot] => [typeUrl, typeSnapshot(typeUrl, list, encoder, previous)];
+export interface SnapshotOptions {
+  /** Things this group's proxies get in a reduced form (version gating). */
+  readonly warnings?: readonly string[];
+  /** The version as its source names it (see Snapshot.configRevision); the number by default. */
+  readonly configRevision?: string;
+  /** The type snapshots of the last version, to be the very objects again where nothing changed. */
+  readonly previous?: GenerationMemo<string, TypeSnapshot>;
+}
+
+export function buildSnapshot(configVersion: number, input: ResourceSet, encoder: ResourceEncoder, o: SnapshotOptions = {}): Snapshot {
+  const ts = (typeUrl: string, list: readonly TypedJson[]): [string, TypeSnapshot] => [typeUrl, typeSnapshot(typeUrl, list, encoder, o.previous)];
   return {
     configVersion,
-    warnings,
+    configRevision: o.configRevision ?? String(configVersion),
+    warnings: o.warnings ?? [],
     types: new Map<string, TypeSnapshot>([
       ts(TypeUrl.Runtime, input.runtime ?? []),
       ts(TypeUrl.Cluster, input.clusters),

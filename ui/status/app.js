@@ -61,7 +61,13 @@ async function api(path) {
 }
 
 function renderConfig(status) {
-  text('config-source', status.source ? `${status.source.kind ?? ''} ${status.source.location ?? status.configFile ?? ''}`.trim() : status.configFile ?? '–');
+  const source = status.source;
+  const store = source && source.store;
+  const storeNote = store ? (store.state === 'up' ? ' (store up)' : ` (store down since ${store.since}${store.error ? `: ${store.error}` : ''}; the last good config keeps being served, writes fail)`) : '';
+  text('config-source', `${(source && source.location) || status.configFile || '–'}${storeNote}`);
+  const sourceEl = document.getElementById('config-source');
+  sourceEl.dataset.store = store ? store.state : '';
+  sourceEl.className = store && store.state === 'down' ? 'store-down' : '';
   text('config-version', String(status.configVersion ?? '–'));
   const accepted = status.lastAccepted;
   text('config-applied', accepted ? `${accepted.at} (${ago(accepted.at)}, ${accepted.reason})` : '–');
