@@ -143,15 +143,6 @@ export class TypeState {
     return [...this.held.names()].filter((n) => !want.has(n));
   }
 
-  /** The proxy holds exactly `want`, nothing more, nothing on the wire. */
-  holdsExactly(want: ReadonlyMap<string, EncodedResource>): boolean {
-    if (this.held.exactly === want) return !this.inFlight;
-    if (!this.holdsAll(want) || this.held.size !== want.size) return false;
-    // Same names, same versions: from now on it is the shared selection.
-    this.held.replace(want);
-    return true;
-  }
-
   /** The proxy rejected this version of `name` (and it has not been offered a newer one since). */
   refused(name: string, version: string): boolean {
     return this.rejected?.versions.get(name) === version;
