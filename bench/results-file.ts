@@ -1,6 +1,7 @@
 // bench/RESULTS.md holds the main benchmark run (bench/run.ts rewrites it whole) and sections other
 // scripts own (e.g. the long edit sequence), each between `<!-- section:NAME -->` markers: a script
-// replaces only its own section, and the main run keeps the others.
+// replaces only its own section, and the main run keeps the others. Within the main run, the parts a
+// single benchmark writes (`<!-- part:NAME -->`) let `npm run bench -- --only=…` replace just those.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../src/sandbox/paths.js';
@@ -24,4 +25,27 @@ export function writeSection(name: string, body: string): void {
   const block = `<!-- section:${name} -->\n${body.trimEnd()}\n<!-- /section:${name} -->\n`;
   const existing = [...text.matchAll(SECTION)].find((m) => m[1] === name);
   writeFileSync(RESULTS_FILE, existing ? text.replace(existing[0], block) : `${text.trimEnd()}\n\n${block}`);
+}
+
+const PART = /<!-- part:([\w-]+) -->\n[\s\S]*?<!-- \/part:\1 -->\n?/g;
+
+/** `body` between the markers of part `name`. */
+export function part(name: string, body: readonly string[]): string[] {
+  return [`<!-- part:${name} -->`, ...body, `<!-- /part:${name} -->`];
+}
+
+/**
+ * RESULTS.md as it stands with the parts named in `rendered` (a freshly rendered main run) put in
+ * place of their previous text; undefined when the file lacks one of them (then rewrite it whole).
+ */
+export function withPartsReplaced(rendered: string, names: readonly string[]): string | undefined {
+  const fresh = new Map([...rendered.matchAll(PART)].map((m) => [m[1]!, m[0].endsWith('\n') ? m[0] : `${m[0]}\n`]));
+  let text = current();
+  for (const name of names) {
+    const old = [...text.matchAll(PART)].find((m) => m[1] === name);
+    const block = fresh.get(name);
+    if (!old || !block) return undefined;
+    text = text.replace(old[0], block);
+  }
+  return text;
 }

@@ -20,7 +20,7 @@ import { assertBinomial as assertWithin } from './helpers/statistics.js';
 import { freePort } from './helpers/ports.js';
 import { compileYaml, rawExchange, runBounded, send, startBackend, startPlane, type Backend, type Received, type Response } from './helpers/proxy-harness.js';
 
-const BACKENDS = ['svc-a', 'svc-b', 'mirror-a', 'mirror-b', 'slow', 'broken', 'paced'] as const;
+const BACKENDS = ['svc-a', 'svc-b', 'mirror-a', 'mirror-b', 'slow', 'broken', 'paced', 'queued'] as const;
 type BackendName = (typeof BACKENDS)[number];
 const RUNTIME_KEY = 'conformance.runtime';
 /** FractionalPercent runtime values, the form an RTDS layer carries: Envoy reads them from a static layer. */
@@ -100,6 +100,7 @@ listeners:
           - { name: reset, match: { prefix: /reset }, cluster: broken }
           - { name: guarded, match: { prefix: /guarded }, cluster: guarded }
           - { name: capped, match: { prefix: /capped }, cluster: capped }
+          - { name: queued, match: { prefix: /queued }, cluster: svc-a, mirrors: ${m('queued-mirror')} }
           - { name: rewrite, match: { prefix: /rw/ }, cluster: svc-a, prefix_rewrite: /new/, host_rewrite: rewritten.example, mirrors: ${m('mirror-a')} }
           - name: regex-rewrite
             match: { prefix: /rx/ }
@@ -127,6 +128,10 @@ ${BACKENDS.map((n) => `  - { name: ${n}, endpoints: ["127.0.0.1:${ports[n]}"] }`
   - { name: dead, endpoints: ["127.0.0.1:${ports.dead}"], connect_timeout: 0.5s }
   - { name: guarded, endpoints: ["127.0.0.1:${ports.paced}"], circuit_breakers: { max_connections: 1, max_pending_requests: 1, max_requests: 1 } }
   - { name: capped, endpoints: ["127.0.0.1:${ports.slow}"], max_stream_duration: 0.3s }
+  - name: queued-mirror
+    endpoints: ["127.0.0.1:${ports.queued}"]
+    max_stream_duration: 0.5s
+    circuit_breakers: { max_connections: 1, max_pending_requests: 16, max_requests: 16 }
   - { name: by-name, type: strict_dns, dns_lookup_family: v4_only, endpoints: ["localhost:${ports['svc-b']}"] }
 `;
 }
@@ -743,6 +748,21 @@ const SCENARIOS: Array<Scenario<unknown>> = [
       ]),
   }),
   scenario({
+    name: "queued copies: a mirror cluster's max_stream_duration (0.5 s) runs from the copy's connection, not from its wait for one (8 copies, 1 connection, 0.1 s each)",
+    run: async (t) => {
+      // Pipelined on one connection, so that Envoy handles them on one worker and its one mirror pool.
+      const tags = Array.from({ length: 8 }, (_, i) => `${t.name}-queued-${++counter}-${i}`);
+      const text = tags.map((tag, i) => `GET /queued/${i} HTTP/1.1\r\nhost: front.example\r\nx-test-tag: ${tag}\r\n${i === tags.length - 1 ? 'connection: close\r\n' : ''}\r\n`).join('');
+      const raw = await rawExchange(t.front, text, 5000);
+      const deadline = Date.now() + 4000;
+      const arrived = (): number => tags.filter((tag) => backends.queued.tagged(tag).length > 0).length;
+      while (arrived() < tags.length && Date.now() < deadline) await sleep(20);
+      await sleep(600); // a copy still to be cut off would be by now
+      return { responses: raw.split('HTTP/1.1 ').slice(1).map((r) => r.split('\r\n')[0]), copiesReceived: arrived() };
+    },
+    check: (o) => assert.deepEqual(o, { responses: Array.from({ length: 8 }, () => '200 OK'), copiesReceived: 8 }),
+  }),
+  scenario({
     name: 'the cluster max_stream_duration (0.3 s) cuts off a slow primary → 504',
     run: async (t) => routed(await hit(t, { path: '/capped' })),
     check: (o) => assert.deepEqual(o, { status: 504, backend: null, path: '/capped', reply: 'upstream max stream duration reached' }),
@@ -795,6 +815,7 @@ describe('conformance: real Envoy and the built-in data plane on the same resour
     backends.slow.behaviour = { kind: 'delay', ms: 2000 };
     backends.broken.behaviour = { kind: 'reset' };
     backends.paced.behaviour = { kind: 'delay', ms: 300 };
+    backends.queued.behaviour = { kind: 'delay', ms: 100 };
     const ports = { ...(Object.fromEntries(BACKENDS.map((n) => [n, backends[n].port])) as Record<BackendName, number>), dead: await freePort() };
     const engineFront = await freePort();
     const engineEdge = await freePort();

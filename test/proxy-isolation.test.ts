@@ -9,6 +9,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from './helpers/ports.js';
+import { tcpStates } from './helpers/socket-owners.js';
 import { sleep } from '../src/sandbox/wait.js';
 import {
   closeAll,
@@ -27,6 +28,7 @@ async function startStuckServer(): Promise<{ port: number; close(): Promise<void
   const sockets = new Set<Socket>();
   const server: Server = createServer((s) => {
     s.pause();
+    s.on('error', () => undefined); // a reset from the data path
     sockets.add(s);
   });
   return {
@@ -176,6 +178,32 @@ describe('mirror isolation', () => {
     assert.ok(ms < 5000, `upload took ${ms.toFixed(0)} ms`);
     assert.equal(await plane.metric('shadowplane_mirror_dropped_total', { cluster: 'stuck', reason: 'copy_buffer_full' }), 1);
     assert.equal(await plane.metric('shadowplane_mirror_buffered_bytes'), 0);
+  });
+});
+
+describe('a mirror that accepts and never answers', () => {
+  it('copies that reach max_stream_duration together are all cut off (a few per turn of the event loop) and their connections reset: nothing is left closing on either side', async () => {
+    const primary = await startBackend('primary');
+    const silent = await startStuckServer();
+    const plane = await startFrontPlane({
+      host: 'silent.example',
+      routes: ['{ name: silent, match: { prefix: / }, cluster: primary, mirrors: [{ cluster: silent }] }'],
+      clusters: [`{ name: primary, endpoints: ["127.0.0.1:${primary.port}"] }`, `{ name: silent, endpoints: ["127.0.0.1:${silent.port}"], max_stream_duration: 0.2s }`],
+    });
+    try {
+      // 48 at once: more than one turn's worth of cut-offs (16).
+      const res = await runBounded(48, 48, () => plane.get('/'));
+      assert.ok(res.every((r) => r.status === 200 && r.body === 'primary\n'));
+      const deadline = Date.now() + 5000;
+      while ((await plane.metric('shadowplane_mirror_timeouts_total', { cluster: 'silent' })) < 48 && Date.now() < deadline) await sleep(20);
+      assert.equal(await plane.metric('shadowplane_mirror_timeouts_total', { cluster: 'silent' }), 48);
+      assert.equal(await plane.metric('shadowplane_mirror_in_flight', { cluster: 'silent' }), 0);
+      await sleep(100);
+      // Closed with a FIN, each would leave FIN_WAIT2 here and CLOSE_WAIT at the silent mirror.
+      assert.deepEqual(tcpStates(silent.port), {});
+    } finally {
+      await closeAll(plane.plane, primary, silent);
+    }
   });
 });
 

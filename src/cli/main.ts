@@ -28,11 +28,11 @@ const USAGE = `usage:
   shadowplane serve --config CONFIG [--xds 127.0.0.1:18000] [--admin 127.0.0.1:19000] [--no-watch] [--log-level L]
                     [--xds-tls-cert F --xds-tls-key F [--xds-client-ca F [--xds-node-identity TEMPLATE]]]
                     [--admin-token-file F] [--admin-read-token-file F] [--admin-tls-cert F --admin-tls-key F]
-                    [--admin-insecure-no-token] [--data-plane builtin|none] [--node-id ID] [--node-cluster C] [IMPORT OPTIONS]
+                    [--admin-insecure-no-token] [--data-plane builtin|none [--workers N]] [--node-id ID] [--node-cluster C] [IMPORT OPTIONS]
   shadowplane get --config etcd://HOST:PORT[,HOST:PORT…]/KEY
   shadowplane apply FILE --config etcd://HOST:PORT[,HOST:PORT…]/KEY [--if-match REVISION] [IMPORT OPTIONS]
   shadowplane status [--admin URL] [--admin-ca F] [--admin-token-file F] [--format json] [--wait [--timeout 30s]]
-  shadowplane proxy --xds HOST:PORT --node-id ID [--node-cluster C] [--admin 127.0.0.1:9902] [--log-level L]
+  shadowplane proxy --xds HOST:PORT --node-id ID [--node-cluster C] [--admin 127.0.0.1:9902] [--workers N] [--log-level L]
                     [--xds-ca F [--xds-client-cert F --xds-client-key F] [--xds-sni NAME]]
                     [--admin-read-token-file F] [--admin-tls-cert F --admin-tls-key F] [--admin-insecure-no-token]
   shadowplane sandbox [--envoy [--mtls]] [--config CONFIG] [IMPORT OPTIONS]
@@ -78,6 +78,7 @@ const OPTIONS = {
   'log-level': { type: 'string' },
   envoy: { type: 'boolean' },
   'data-plane': { type: 'string' },
+  workers: { type: 'string' },
   name: { type: 'string' },
   port: { type: 'string' },
   host: { type: 'string' },
@@ -152,6 +153,7 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
             watch: !values['no-watch'],
             logLevel: values['log-level'],
             dataPlane: values['data-plane'],
+            workers: values.workers,
             nodeId: values['node-id'],
             nodeCluster: values['node-cluster'],
             load: loadOptions(load),
@@ -173,6 +175,7 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
             xdsClientCert: values['xds-client-cert'],
             xdsClientKey: values['xds-client-key'],
             xdsSni: values['xds-sni'],
+            workers: values.workers,
             logLevel: values['log-level'],
           },
           io,

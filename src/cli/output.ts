@@ -15,6 +15,13 @@ export function logLevel(value: string | undefined): string {
   throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${value}"`);
 }
 
+/** `--workers N`: a whole number from 1 up; `fallback` (one per CPU) when not given. */
+export function workerCount(value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 256) throw new UsageError(`--workers must be a whole number from 1 to 256, not "${value}"`);
+  return Number(value);
+}
+
 /** A command line that cannot be run; main prints it with the usage and exits 2. */
 export class UsageError extends Error {
   override name = 'UsageError';

@@ -3,10 +3,11 @@
 import { pino } from 'pino';
 import { parseHostPort } from '../config/address.js';
 import { routeGrpcLogs } from '../server/grpc-log.js';
+import { defaultWorkers } from '../server/hosted-data-plane.js';
 import { startProxy } from '../server/proxy-process.js';
 import type { XdsClientTls } from '../server/tls-setup.js';
 import { DEFAULT_NODE_CLUSTER } from '../translate/bootstrap.js';
-import { logLevel, UsageError, type Io } from './output.js';
+import { logLevel, UsageError, workerCount, type Io } from './output.js';
 import { certAndKey, readToken, refuseWithout } from './secrets.js';
 import { ADMIN_READ_TOKEN_ENV } from './serve.js';
 import { untilSignal } from './signals.js';
@@ -24,6 +25,8 @@ export interface ProxyFlags {
   readonly xdsClientCert?: string;
   readonly xdsClientKey?: string;
   readonly xdsSni?: string;
+  /** Data-plane worker processes; default one per CPU. */
+  readonly workers?: string;
   readonly logLevel?: string;
 }
 
@@ -44,6 +47,7 @@ export async function proxyCommand(o: ProxyFlags, _io: Io): Promise<number> {
   const admin = parseHostPort(o.admin ?? '127.0.0.1:9902');
   if (!admin) throw new UsageError(`--admin must be host:port, not "${o.admin}"`);
   const tls = xdsClientTls(o);
+  const workers = workerCount(o.workers, defaultWorkers());
   const adminTls = certAndKey(o.adminTlsCert, o.adminTlsKey, '--admin-tls-cert', '--admin-tls-key');
   const adminReadToken = await readToken(o.adminReadTokenFile, '--admin-read-token-file', [ADMIN_READ_TOKEN_ENV]);
   const logger = pino({ level: logLevel(o.logLevel), base: { svc: 'shadowplane-proxy' } });
@@ -53,6 +57,7 @@ export async function proxyCommand(o: ProxyFlags, _io: Io): Promise<number> {
       xds: o.xds,
       node: { id: o.nodeId, cluster: o.nodeCluster ?? DEFAULT_NODE_CLUSTER },
       admin,
+      workers,
       ...(tls ? { xdsTls: tls } : {}),
       ...(adminTls ? { adminTls } : {}),
       ...(adminReadToken !== undefined ? { adminReadToken } : {}),

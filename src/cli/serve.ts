@@ -3,11 +3,12 @@ import { pino } from 'pino';
 import { parseHostPort, type HostPort } from '../config/address.js';
 import type { LoadOptions } from '../config/load.js';
 import { routeGrpcLogs } from '../server/grpc-log.js';
+import { defaultWorkers } from '../server/hosted-data-plane.js';
 import { startServer, type ServerOptions } from '../server/serve-process.js';
 import type { XdsTls } from '../server/tls-setup.js';
 import { IdentityTemplateError, nodeIdentityTemplate } from '../tls/node-identity.js';
 import { configLocation } from './config-store.js';
-import { logLevel, UsageError, type Io } from './output.js';
+import { logLevel, UsageError, workerCount, type Io } from './output.js';
 import { certAndKey, readToken, refuseWithout } from './secrets.js';
 import { untilSignal } from './signals.js';
 
@@ -28,6 +29,8 @@ export interface ServeFlags {
   readonly logLevel?: string;
   /** `builtin` also runs the TypeScript data path in this process, as node `nodeId`. */
   readonly dataPlane?: string;
+  /** Data-plane worker processes (with --data-plane builtin); default one per CPU. */
+  readonly workers?: string;
   readonly nodeId?: string;
   readonly nodeCluster?: string;
   /** How the config path is read (--from, --listen-address). */
@@ -65,6 +68,8 @@ async function serverOptions(o: ServeFlags): Promise<ServerOptions> {
   if (o.config === undefined) throw new UsageError('serve needs --config FILE (or a folder, or etcd://HOST:PORT[,HOST:PORT…]/KEY)');
   configLocation(o.config, 'serve');
   if (o.dataPlane !== undefined && o.dataPlane !== 'builtin' && o.dataPlane !== 'none') throw new UsageError(`--data-plane must be builtin or none, not "${o.dataPlane}"`);
+  if (o.dataPlane !== 'builtin') refuseWithout(o.workers, '--workers', '--data-plane builtin');
+  const workers = workerCount(o.workers, defaultWorkers());
   const tls = xdsTls(o);
   const adminTls = certAndKey(o.adminTlsCert, o.adminTlsKey, '--admin-tls-cert', '--admin-tls-key');
   const adminReadToken = await readToken(o.adminReadTokenFile, '--admin-read-token-file', [ADMIN_READ_TOKEN_ENV]);
@@ -79,11 +84,11 @@ async function serverOptions(o: ServeFlags): Promise<ServerOptions> {
     ...(tls ? { xdsTls: tls } : {}),
     watch: o.watch ?? true,
     ...(o.load ? { load: o.load } : {}),
-    ...(o.dataPlane === 'builtin' ? { builtinDataPlane: { nodeId: o.nodeId, nodeCluster: o.nodeCluster } } : {}),
+    ...(o.dataPlane === 'builtin' ? { builtinDataPlane: { nodeId: o.nodeId, nodeCluster: o.nodeCluster, workers } } : {}),
   };
 }
 
-/** `shadowplane serve --config FILE|etcd://… [--xds HOST:PORT] [--admin HOST:PORT] [TLS and token flags] [--no-watch] [--data-plane builtin]` */
+/** `shadowplane serve --config FILE|etcd://… [--xds HOST:PORT] [--admin HOST:PORT] [TLS and token flags] [--no-watch] [--data-plane builtin [--workers N]]` */
 export async function serveCommand(o: ServeFlags, io: Io): Promise<number> {
   const options = await serverOptions(o);
   const logger = pino({ level: logLevel(o.logLevel), base: { svc: 'shadowplane' } });

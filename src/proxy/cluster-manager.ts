@@ -1,13 +1,12 @@
 // Upstream clusters for one role (primaries, or mirrors): an undici Pool per endpoint (or, for an
 // endpoint that is an internal listener, what the caller makes for it), smooth weighted round robin
-// over the endpoints, and an in-flight cap from the cluster's circuit breakers. Primaries and mirrors
-// each get their own ClusterManager, so a copy never takes a primary's connection or slot. Nothing
-// here queues without bound: a request that finds the cap full is refused at once, and undici's own
-// queue holds at most the cap minus the busy connections.
-import type { IncomingHttpHeaders } from 'node:http';
+// over the endpoints, and an in-flight cap from the cluster's circuit breakers.
+// Primaries and mirrors each get their own ClusterManager, so a copy never takes a primary's
+// connection or slot. Nothing here queues without bound: a request that finds the cap full is
+// refused at once, and undici's own queue holds at most the cap minus the busy connections.
 import type { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
-import { buildConnector, Pool } from 'undici';
+import { buildConnector, Pool, type Dispatcher } from 'undici';
+import { resetWhenAborted } from './connection-reset.js';
 import type { ClusterSpec, SocketEndpointSpec } from './data-plane-config.js';
 
 /** Smooth weighted round robin: over any window, each endpoint gets its share, interleaved. */
@@ -85,7 +84,7 @@ function poolKey(c: ClusterSpec, e: SocketEndpointSpec): string {
  * https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/transport_sockets/tls/v3/common.proto#extensions-transport-sockets-tls-v3-certificatevalidationcontext),
  * and HTTP/2 without TLS by prior knowledge (h2c), which undici's Pool does not pass to its connector.
  */
-function connector(c: ClusterSpec): buildConnector.connector {
+function connector(c: ClusterSpec, resetAborted: boolean): buildConnector.connector {
   const base = buildConnector({
     timeout: c.connectTimeoutMs,
     allowH2: c.http2,
@@ -98,18 +97,20 @@ function connector(c: ClusterSpec): buildConnector.connector {
     const { servername: _fromRequest, ...rest } = options;
     base(c.tls?.sni ? { ...rest, servername: c.tls.sni } : rest, (err, socket) => {
       if (socket && c.http2 && !c.tls) (socket as Socket & { alpnProtocol?: string }).alpnProtocol = 'h2';
+      // Over TLS or HTTP/2 an abort does not reset TCP (TLS has no reset; h2 resets the stream only).
+      if (socket && resetAborted && !c.tls && !c.http2) resetWhenAborted(socket as Socket);
       if (err) callback(err, null);
       else callback(null, socket!);
     });
   };
 }
 
-function createPool(c: ClusterSpec, e: SocketEndpointSpec): Pool {
+function createPool(c: ClusterSpec, e: SocketEndpointSpec, resetAborted: boolean): Pool {
   const host = e.host.includes(':') ? `[${e.host}]` : e.host;
   return new Pool(`${c.tls ? 'https' : 'http'}://${host}:${e.port}`, {
     connections: connectionsPerEndpoint(c),
     pipelining: 1,
-    connect: connector(c),
+    connect: connector(c, resetAborted),
     // The route timeout and max_stream_duration bound an exchange; undici's own timers stay off.
     headersTimeout: 0,
     bodyTimeout: 0,
@@ -117,39 +118,22 @@ function createPool(c: ClusterSpec, e: SocketEndpointSpec): Pool {
   });
 }
 
-/** One upstream request, as the exchanges make it (undici's Pool takes it as its RequestOptions). */
-export interface UpstreamRequest {
-  readonly method: string;
-  readonly path: string;
-  /** [name, value, name, value, …], repeats kept. */
-  readonly headers: string[];
-  readonly body: Readable | null;
-  readonly signal: AbortSignal;
-  /**
-   * undici keys a TLS connection by the request's `servername` (derived from Host unless given) and
-   * reconnects when it changes; the connector above decides the real SNI, so every request of a
-   * cluster names the same one. undici accepts the option but does not declare it.
-   */
-  readonly servername?: string;
-}
+/**
+ * undici keys a TLS connection by the request's `servername` (derived from Host unless given) and
+ * reconnects when it changes; the connector above decides the real SNI, so every request of a
+ * cluster names the same one. undici accepts the option but does not declare it.
+ */
+export type UpstreamRequestOptions = Dispatcher.RequestOptions & { readonly servername?: string };
 
-export interface UpstreamResponse {
-  readonly statusCode: number;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: Readable;
-}
-
-/** Where an endpoint's requests go: an undici Pool, or an internal listener (internal-listener.ts). */
-export interface UpstreamPool {
-  request(o: UpstreamRequest): Promise<UpstreamResponse>;
-}
-
-export function upstreamRequestOptions(c: ClusterSpec, o: UpstreamRequest): UpstreamRequest {
+export function upstreamRequestOptions(c: ClusterSpec, o: Dispatcher.RequestOptions): UpstreamRequestOptions {
   return c.tls ? { ...o, servername: c.tls.sni ?? c.name } : o;
 }
 
+/** Where an endpoint's requests go: an undici Pool, or an internal listener (internal-listener.ts). */
+export type Upstream = Pick<Dispatcher, 'dispatch'>;
+
 export interface PickedEndpoint {
-  readonly pool: UpstreamPool;
+  readonly pool: Upstream;
 }
 
 export class UpstreamCluster {
@@ -158,7 +142,7 @@ export class UpstreamCluster {
   constructor(
     readonly spec: ClusterSpec,
     readonly limit: InFlightLimit,
-    private readonly pools: readonly UpstreamPool[],
+    private readonly pools: readonly Upstream[],
   ) {
     this.rr = new WeightedRoundRobin(spec.endpoints.map((e) => e.weight));
   }
@@ -171,9 +155,12 @@ export class UpstreamCluster {
 }
 
 /** What an endpoint naming an internal listener sends through; made per update, as it holds no connection. */
-export type InternalUpstreams = (listener: string) => UpstreamPool;
+export type InternalUpstreams = (listener: string) => Upstream;
 
 export class ClusterManager {
+  /** `resetAborted`: connections destroyed by an abortResetting() abort are reset (the mirrors' pools; see connection-reset.ts). */
+  constructor(private readonly resetAborted = false) {}
+
   private clusters = new Map<string, UpstreamCluster>();
   private pools = new Map<string, Pool>();
   private readonly limits = new Map<string, InFlightLimit>();
@@ -187,10 +174,10 @@ export class ClusterManager {
     const pools = new Map<string, Pool>();
     const clusters = new Map<string, UpstreamCluster>();
     for (const [name, spec] of specs) {
-      const list = spec.endpoints.map((e): UpstreamPool => {
+      const list = spec.endpoints.map((e): Upstream => {
         if ('internalListener' in e) return internal(e.internalListener);
         const key = poolKey(spec, e);
-        const pool = pools.get(key) ?? this.pools.get(key) ?? createPool(spec, e);
+        const pool = pools.get(key) ?? this.pools.get(key) ?? createPool(spec, e, this.resetAborted);
         pools.set(key, pool);
         return pool;
       });

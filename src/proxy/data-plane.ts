@@ -70,7 +70,7 @@ class BuiltinDataPlane implements DataPlane {
   private runtime: RuntimeOverrides = new Map();
   private readonly metrics: DataPlaneMetrics;
   private readonly primaries = new ClusterManager();
-  private readonly mirrorClusters = new ClusterManager();
+  private readonly mirrorClusters = new ClusterManager(true);
   private readonly mirrors: MirrorDispatcher;
   private readonly compared: MirrorComparisons;
   private readonly listenerSet: ListenerSet;
@@ -80,13 +80,12 @@ class BuiltinDataPlane implements DataPlane {
 
   constructor(private readonly deps: DataPlaneDeps) {
     const o = deps.options ?? {};
-    this.metrics = new DataPlaneMetrics(deps.registry);
-    const budget = new ByteBudget(o.mirrorTotalBufferBytes ?? 64 * MiB, (used) => this.metrics.mirrorBufferedBytes.set(used));
-    const compareBudget = new ByteBudget(o.compareBufferBytes ?? 16 * MiB, (used) => this.metrics.compareBufferedBytes.set(used));
+    const budget = new ByteBudget(o.mirrorTotalBufferBytes ?? 64 * MiB);
+    const compareBudget = new ByteBudget(o.compareBufferBytes ?? 16 * MiB);
+    this.metrics = new DataPlaneMetrics(deps.registry, { mirrorBufferedBytes: () => budget.used, compareBufferedBytes: () => compareBudget.used });
     this.compared = new MirrorComparisons(this.metrics, compareBudget, deps.logger);
     this.mirrors = new MirrorDispatcher(
       this.mirrorClusters,
-      this.metrics,
       budget,
       { copyBufferBytes: o.mirrorCopyBufferBytes ?? MiB, localAddress: o.localAddress ?? defaultLocalAddress(), marker: o.mirrorMarkerHeader },
       this.compared,

@@ -4,14 +4,15 @@
 import { randomInt } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
 import { BodyTee } from './mirror/body-tee.js';
-import { upstreamRequestOptions, type ClusterManager, type UpstreamCluster, type UpstreamPool } from './cluster-manager.js';
+import { upstreamRequestOptions, type ClusterManager, type Upstream, type UpstreamCluster } from './cluster-manager.js';
 import type { PrimaryTarget, RouteConfigSpec, RouteSpec } from './data-plane-config.js';
 import { HeaderList } from './header-list.js';
 import { sendLocalReply, type LocalReplyReason } from './local-reply.js';
-import { statusClass, type DataPlaneMetrics } from './metrics.js';
+import type { DataPlaneMetrics, RouteCounters } from './metrics.js';
 import type { MirrorDispatcher } from './mirror/mirror-dispatcher.js';
 import { ResponseTap } from './compare/response-capture.js';
 import { finalizeRouteHeaders, sanitizeDownstreamHeaders } from './request-headers.js';
@@ -63,15 +64,18 @@ function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined;
 }
 
-function responseHeaders(upstream: IncomingHttpHeaders, serviceTimeMs: number): IncomingHttpHeaders {
-  const nominated = String(upstream.connection ?? '')
-    .split(',')
-    .map((t) => t.trim().toLowerCase());
-  const out: IncomingHttpHeaders = {};
-  for (const [name, value] of Object.entries(upstream)) {
-    if (value !== undefined && !RESPONSE_HOP_BY_HOP.has(name) && !nominated.includes(name)) out[name] = value;
+/** The upstream response's headers for the client, flat as node's writeHead takes them: hop-by-hop ones out, the service time in. */
+function responseHeaders(upstream: IncomingHttpHeaders, serviceTimeMs: number): string[] {
+  const connection = upstream.connection;
+  const nominated = connection === undefined ? undefined : String(connection).split(',').map((t) => t.trim().toLowerCase());
+  const out: string[] = [];
+  for (const name in upstream) {
+    const value = upstream[name];
+    if (value === undefined || RESPONSE_HOP_BY_HOP.has(name) || nominated?.includes(name)) continue;
+    if (typeof value === 'string') out.push(name, value);
+    else for (const v of value) out.push(name, v);
   }
-  out['x-envoy-upstream-service-time'] = String(Math.round(serviceTimeMs));
+  out.push('x-envoy-upstream-service-time', String(Math.round(serviceTimeMs)));
   return out;
 }
 
@@ -114,36 +118,16 @@ export function handleExchange(req: IncomingMessage, res: ServerResponse, ctx: E
 const GAVE_UP = new Error('the data path ended the upstream request');
 
 /**
- * Streams the upstream body to the client. A reset while streaming reaches the client as a reset, as
- * with Envoy. (Plain pipe rather than stream.pipeline, which allocates an AbortController and a
- * DOMException per call: a measurable share of the hot path.)
+ * One primary exchange, as undici's dispatch handler: the upstream response is written to the client
+ * as it arrives (the client's backpressure pauses the upstream), with no stream or promise between
+ * them. A reset while streaming reaches the client as a reset, as with Envoy.
  */
-function relay(body: Readable, res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      body.off('end', done);
-      res.off('close', onClose);
-      resolve();
-    };
-    const onClose = (): void => {
-      if (!body.readableEnded) body.destroy();
-      done();
-    };
-    body.once('error', () => {
-      res.destroy();
-      done();
-    });
-    body.once('end', done);
-    res.once('close', onClose);
-    body.pipe(res);
-  });
-}
-
-class PrimaryExchange {
-  private readonly controller = new AbortController();
-  /** Set once the upstream response has been fully relayed (or failed): nothing left to abort. */
+class PrimaryExchange implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
+  /** Set once the upstream response has ended (or failed): nothing left to abort. */
   private upstreamDone = false;
-  private readonly timers: NodeJS.Timeout[] = [];
+  private routeTimer: NodeJS.Timeout | undefined;
+  private streamTimer: NodeJS.Timeout | undefined;
   private tee: BodyTee | null = null;
   /** The upstream response, for copies that compare theirs with it. */
   private readonly response = new ResponseTap();
@@ -151,6 +135,9 @@ class PrimaryExchange {
   private settled = false;
   /** Set when the downstream response is closed. */
   private ended = false;
+  private upstreamStart = 0;
+  private readonly resumeUpstream = (): void => this.controller?.resume();
+  private readonly counters: RouteCounters;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -159,51 +146,24 @@ class PrimaryExchange {
     private readonly route: RouteSpec,
     private readonly cluster: UpstreamCluster,
     private readonly started: number,
-  ) {}
+  ) {
+    this.counters = ctx.metrics.route(route);
+  }
 
-  start(pool: UpstreamPool, method: string, path: string, headers: HeaderList, random: number): void {
-    this.res.once('close', () => this.end());
+  start(pool: Upstream, method: string, path: string, headers: HeaderList, random: number): void {
+    // 'close' comes once: `on` spares the wrapper `once` allocates per request.
+    this.res.on('close', () => this.end());
     if (hasBody(this.req)) this.tee = new BodyTee(this.req, new PassThrough(), () => this.requestComplete());
-    const maxDuration = this.cluster.spec.maxStreamDurationMs;
-    if (maxDuration !== undefined) this.after(maxDuration, 'max_stream_duration');
-    const upstreamStart = performance.now();
-    pool
-      .request(
-        upstreamRequestOptions(this.cluster.spec, {
-          method,
-          path,
-          headers: headers.toFlat(),
-          body: this.tee?.primary ?? null,
-          signal: this.controller.signal,
-        }),
-      )
-      .then(async (upstream) => {
-        if (this.settled) {
-          upstream.body.destroy();
-          return;
-        }
-        this.res.writeHead(upstream.statusCode, responseHeaders(upstream.headers, performance.now() - upstreamStart));
-        this.ctx.metrics.primaryResponses.inc({ ...this.route.labels, cluster: this.cluster.spec.name, status_class: statusClass(upstream.statusCode) });
-        const relayed = relay(upstream.body, this.res);
-        // After relay's pipe: the client is written to before a comparison copies the chunk.
-        this.response.follow(upstream.statusCode, upstream.headers, upstream.body);
-        await relayed;
-        this.upstreamDone = true;
-      })
-      .catch((err: unknown) => {
-        this.upstreamDone = true;
-        if (this.settled) return;
-        this.ctx.logger.debug({ err, cluster: this.cluster.spec.name }, 'primary upstream request failed');
-        this.fail(FAILURE_REPLY[classifyUpstreamError(err)]);
-      });
-    // The copies are made once the primary is on its way (Envoy too starts shadows after the
-    // upstream request), so their work overlaps the primary's round trip instead of preceding it.
-    // The body starts flowing only then, so every copy sees it from the first byte.
-    setImmediate(() => {
-      if (this.ended) return;
+    this.upstreamStart = performance.now();
+    pool.dispatch(upstreamRequestOptions(this.cluster.spec, { method, path, headers: headers.toFlat(), body: this.tee?.primary ?? null }), this);
+    // The copies are made once the primary is on its way (written, when a connection was free), as
+    // Envoy starts shadows after the upstream request, so their work overlaps the primary's round
+    // trip. The body starts flowing only then, so every copy sees it from the first byte.
+    if (this.route.mirrorPolicies.length > 0) {
       try {
         this.ctx.mirrors.dispatch({
           route: this.route,
+          counters: this.counters,
           method,
           path,
           headers,
@@ -216,25 +176,61 @@ class PrimaryExchange {
         // Copies are best effort: a fault in making one must not touch the primary.
         this.ctx.logger.error({ err }, 'mirror dispatch failed');
       }
-      if (this.tee) this.tee.start();
-      else this.requestComplete();
-    });
+    }
+    if (this.tee) this.tee.start();
+    else this.requestComplete();
+  }
+
+  /** The request has a connection. As Envoy's onPoolReady, the cluster's max_stream_duration starts now. */
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.settled) return controller.abort(GAVE_UP);
+    const maxDuration = this.cluster.spec.maxStreamDurationMs;
+    if (maxDuration !== undefined && this.streamTimer === undefined) this.streamTimer = setTimeout(() => this.fail('max_stream_duration'), maxDuration);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (statusCode < 200) return; // 1xx: node answers the client's Expect itself
+    if (this.settled) return controller.abort(GAVE_UP);
+    this.res.writeHead(statusCode, responseHeaders(headers, performance.now() - this.upstreamStart));
+    this.counters.primaryResponse(this.cluster.spec.name, statusCode);
+    this.response.begin(statusCode, headers);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.settled) return;
+    if (!this.res.write(chunk)) {
+      controller.pause();
+      this.res.once('drain', this.resumeUpstream);
+    }
+    // After the client's write: the client is written to before a comparison copies the chunk.
+    this.response.add(chunk);
+  }
+
+  onResponseEnd(): void {
+    this.upstreamDone = true;
+    if (this.settled) return;
+    this.res.end();
+    this.response.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
+    this.upstreamDone = true;
+    if (this.settled) return;
+    this.ctx.logger.debug({ err, cluster: this.cluster.spec.name }, 'primary upstream request failed');
+    this.fail(FAILURE_REPLY[classifyUpstreamError(err)]);
   }
 
   /** The route timeout starts once the whole request has been received. */
   private requestComplete(): void {
-    if (this.route.timeoutMs > 0) this.after(this.route.timeoutMs, 'timeout');
-  }
-
-  private after(ms: number, reason: LocalReplyReason): void {
-    this.timers.push(setTimeout(() => this.fail(reason), ms));
+    if (this.route.timeoutMs > 0 && !this.ended) this.routeTimer = setTimeout(() => this.fail('timeout'), this.route.timeoutMs);
   }
 
   /** Ends the exchange with a local reply, or a reset once the response has started. */
   private fail(reason: LocalReplyReason): void {
     if (this.settled) return;
     this.settled = true;
-    this.controller.abort(GAVE_UP);
+    if (!this.upstreamDone) this.controller?.abort(GAVE_UP);
     this.ctx.metrics.localReply(reason);
     sendLocalReply(this.res, reason);
   }
@@ -242,11 +238,12 @@ class PrimaryExchange {
   private end(): void {
     this.ended = true;
     this.settled = true;
-    for (const t of this.timers) clearTimeout(t);
-    if (!this.upstreamDone) this.controller.abort(GAVE_UP);
+    clearTimeout(this.routeTimer);
+    clearTimeout(this.streamTimer);
+    if (!this.upstreamDone) this.controller?.abort(GAVE_UP);
     this.tee?.abandon();
     this.response.close();
     this.cluster.limit.release();
-    this.ctx.metrics.primaryDuration.observe(this.route.labels, (performance.now() - this.started) / 1000);
+    this.counters.primaryDuration((performance.now() - this.started) / 1000);
   }
 }

@@ -50,7 +50,7 @@ class ListenerServer {
     const self = new ListenerServer(key, spec.host, spec.name, server);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       self.active++;
-      res.once('close', () => self.requestDone());
+      res.on('close', self.requestDone); // 'close' comes once: no `once` wrapper per request
       try {
         handler(key, req, res);
       } catch (err) {
@@ -84,10 +84,10 @@ class ListenerServer {
     return (this.server.address() as AddressInfo).port;
   }
 
-  private requestDone(): void {
+  private readonly requestDone = (): void => {
     this.active--;
     if (this.active === 0) this.idle?.();
-  }
+  };
 
   /** Stops accepting, lets requests in flight finish (at most `graceMs`), then closes every connection. */
   async drain(graceMs: number): Promise<void> {

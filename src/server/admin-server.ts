@@ -7,11 +7,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
 import type { ComparisonSummary } from '../proxy/index.js';
 import type { CertificateFiles } from '../tls/certificate-files.js';
 import type { AdminAccess } from './admin-access.js';
 import { ListenError } from './listen-error.js';
+import type { MetricsSource } from './metrics-source.js';
 
 /** Answers one request; `url` is already parsed. */
 export type AdminHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
@@ -22,12 +22,13 @@ export type AdminRoutes = Readonly<Record<string, AdminHandler>>;
 export interface AdminOptions {
   /** What the endpoint is, for a port that cannot be bound; default "the admin endpoint". */
   readonly what?: string;
-  readonly registry: Registry;
+  /** What GET /metrics serves. */
+  readonly metrics: MetricsSource;
   readonly logger: Logger;
   /** GET /readyz: 200 when this says nothing, else 503 with what it says (what the process waits for, or what is wrong). */
   readonly notReady: () => string | undefined;
-  /** The built-in data plane's comparisons, when it runs in this process; otherwise GET /mirror_diffs is 404. */
-  readonly comparisons?: () => ComparisonSummary;
+  /** The built-in data plane's comparisons, when this process hosts one; otherwise GET /mirror_diffs is 404. */
+  readonly comparisons?: () => Promise<ComparisonSummary>;
   /** The process's own routes (a control plane's status, config dump and PUT /config). */
   readonly routes?: AdminRoutes;
   /** Routes among `routes` anyone may GET (static files that carry no data). */
@@ -64,9 +65,9 @@ export class AdminServer {
         const why = o.notReady();
         return why === undefined ? send(res, 200, 'ready\n', 'text/plain') : send(res, 503, `${why}\n`, 'text/plain');
       },
-      'GET /metrics': async (_req, res) => send(res, 200, await o.registry.metrics(), o.registry.contentType),
-      'GET /mirror_diffs': (_req, res) =>
-        o.comparisons ? send(res, 200, o.comparisons()) : send(res, 404, { error: 'no built-in data plane runs here (serve --data-plane builtin)' }),
+      'GET /metrics': async (_req, res) => send(res, 200, await o.metrics.text(), o.metrics.contentType),
+      'GET /mirror_diffs': async (_req, res) =>
+        o.comparisons ? send(res, 200, await o.comparisons()) : send(res, 404, { error: 'no built-in data plane runs here (serve --data-plane builtin)' }),
       ...o.routes,
     };
     this.publicRoutes = new Set([...ALWAYS_PUBLIC, ...(o.publicRoutes ?? [])]);

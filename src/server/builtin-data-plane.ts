@@ -4,7 +4,8 @@
 // the data plane refused it (a listener it cannot bind, say), which also makes /readyz not ready.
 import type { Logger } from 'pino';
 import type { NodeInfo } from '../envoy-api/discovery-codec.js';
-import { runtimeValuesFromLayers, type DataPlane } from '../proxy/index.js';
+import { runtimeValuesFromLayers } from '../proxy/index.js';
+import type { HostedDataPlane } from './hosted-data-plane.js';
 import type { ProxyRecord, ProxyRegistry, ResourceReport, SyncView, TypeSync } from '../xds/proxy-status.js';
 import type { SnapshotCache } from '../xds/snapshot-cache.js';
 import { PUSH_ORDER, snapshotResources, type ServedTypeUrl, type Snapshot } from '../xds/snapshot.js';
@@ -26,12 +27,13 @@ export class BuiltinDataPlaneFeed implements SyncView {
 
   constructor(
     private readonly cache: SnapshotCache,
-    private readonly plane: DataPlane,
+    private readonly plane: Pick<HostedDataPlane, 'apply'>,
     private readonly node: NodeInfo,
     private readonly proxies: ProxyRegistry,
     private readonly logger: Logger,
+    workers: number,
   ) {
-    this.record = proxies.open('builtin', 'in-process');
+    this.record = proxies.open('builtin', workers > 1 ? `${workers} worker processes` : 'in-process');
     this.record.bindNode(node);
     this.record.view = this;
   }
@@ -47,8 +49,9 @@ export class BuiltinDataPlaneFeed implements SyncView {
     this.proxies.close(this.record);
   }
 
-  /** Why the data plane is not serving the current config, if it refused it. */
+  /** Why the data plane is not serving: it has not applied a config yet, or it refused the current one. */
   problem(): string | undefined {
+    if (!this.applied) return this.refused ? `the built-in data plane refused config version ${this.refused.snapshot.configVersion}: ${this.refused.message}` : 'the built-in data plane has not applied a config yet';
     const current = this.cache.snapshotFor(this.node);
     return this.refused && this.refused.snapshot === current ? `the built-in data plane refused config version ${current.configVersion}: ${this.refused.message}` : undefined;
   }

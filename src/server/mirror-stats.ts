@@ -1,12 +1,12 @@
 // Every mirror policy with its traffic, for the status page: the policies come from the model (so a
 // policy shows before its first copy, and with Envoy as the data plane too), the counters from the
-// built-in data plane's Prometheus metrics when it runs in this process. A sampler keeps the last
+// built-in data plane's Prometheus metrics when this process hosts it. A sampler keeps the last
 // minutes of totals so the page's chart has history as soon as it opens.
-import type { Registry } from 'prom-client';
 import { fractionToPercent } from '../model/fraction.js';
 import type { MirrorPolicy, Model } from '../model/types.js';
 import { mirrorClusterName } from '../translate/mirror-policy.js';
 import { routeConfigurationName } from '../translate/route-configuration.js';
+import type { MetricsSource } from './metrics-source.js';
 
 /** Counters of one policy, summed over the clusters it sent to. */
 export interface MirrorCounters {
@@ -118,8 +118,8 @@ function modelPolicies(model: Model, counted: boolean): MirrorPolicyStats[] {
 
 export interface MirrorStatsOptions {
   readonly model: () => Model | undefined;
-  /** The registry the built-in data plane writes to; undefined without one. */
-  readonly registry: Registry | undefined;
+  /** The built-in data plane's metrics (across its workers); undefined without one. */
+  readonly metrics: MetricsSource | undefined;
   readonly sampleEveryMs?: number;
   /** How many samples are kept. */
   readonly keep?: number;
@@ -134,7 +134,7 @@ export class MirrorStats {
   constructor(private readonly o: MirrorStatsOptions) {
     this.sampleEveryMs = o.sampleEveryMs ?? 2000;
     this.keep = o.keep ?? 300;
-    if (o.registry) {
+    if (o.metrics) {
       this.timer = setInterval(() => void this.sample(), this.sampleEveryMs);
       this.timer.unref();
     }
@@ -162,9 +162,9 @@ export class MirrorStats {
   private async policies(): Promise<MirrorPolicyStats[]> {
     const model = this.o.model();
     const rows = new Map<string, MirrorPolicyStats>();
-    for (const p of model ? modelPolicies(model, this.o.registry !== undefined) : []) rows.set(policyKey(p.routeConfig, p.virtualHost, p.route, p.mirror), p);
-    if (!this.o.registry) return [...rows.values()];
-    const metrics = await this.o.registry.getMetricsAsJSON();
+    for (const p of model ? modelPolicies(model, this.o.metrics !== undefined) : []) rows.set(policyKey(p.routeConfig, p.virtualHost, p.route, p.mirror), p);
+    if (!this.o.metrics) return [...rows.values()];
+    const metrics = await this.o.metrics.json();
     for (const [field, name] of Object.entries(METRICS) as Array<[keyof MirrorCounters, string]>) {
       const metric = metrics.find((m) => m.name === name);
       for (const { value, labels } of (metric?.values ?? []) as Array<{ value: number; labels: Labels }>) {

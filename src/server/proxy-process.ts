@@ -6,11 +6,13 @@ import type { Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { HostPort } from '../config/address.js';
 import { RTDS_LAYER_NAME } from '../envoy-api/metadata.js';
-import { createDataPlane, formatResourceProblem, runtimeValuesFromLayers, type DataPlane, type ResourceProblem } from '../proxy/index.js';
+import { formatResourceProblem, runtimeValuesFromLayers, type ResourceProblem } from '../proxy/index.js';
 import { channelCredentials, serverNameOptions } from '../tls/grpc-credentials.js';
 import { EnvoyLikeSubscriber } from '../xds-client/envoy-like-subscriber.js';
 import { AdminAccess } from './admin-access.js';
 import { AdminServer } from './admin-server.js';
+import { hostDataPlane, type HostedDataPlane } from './hosted-data-plane.js';
+import type { MetricsSource } from './metrics-source.js';
 import { adminCertificates, xdsClientCertificates, type TlsFiles, type XdsClientTls } from './tls-setup.js';
 
 export interface ProxyOptions {
@@ -25,13 +27,17 @@ export interface ProxyOptions {
   readonly adminTls?: TlsFiles;
   /** TLS (and with a client certificate, mutual TLS) to the control plane; plaintext without. */
   readonly xdsTls?: XdsClientTls;
+  /** Data-plane worker processes sharing the listeners; 1 (the default) runs it in this process. */
+  readonly workers?: number;
   /** Reconnect backoff after the stream ends (default 0.5 s doubling to 30 s). */
   readonly backoffMs?: { readonly initial: number; readonly max: number };
 }
 
 export interface RunningProxy {
-  readonly plane: DataPlane;
+  readonly plane: HostedDataPlane;
   readonly registry: Registry;
+  /** What /metrics serves: the registry's, with the data-plane workers' aggregated in. */
+  readonly metrics: MetricsSource;
   readonly subscriber: EnvoyLikeSubscriber;
   readonly adminPort: number;
   close(): Promise<void>;
@@ -44,7 +50,8 @@ export async function startProxy(o: ProxyOptions, logger: Logger): Promise<Runni
   const xdsFiles = o.xdsTls && xdsClientCertificates(o.xdsTls, logger);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const plane = createDataPlane({ logger: logger.child({ component: 'data-plane' }), registry });
+  // One subscription in this process, whatever the number of workers: each version goes to all of them.
+  const { plane, metrics } = await hostDataPlane({ workers: o.workers ?? 1, logger: logger.child({ component: 'data-plane' }), registry });
   let applied = false;
   const subscriber = new EnvoyLikeSubscriber({
     target: o.xds,
@@ -67,7 +74,7 @@ export async function startProxy(o: ProxyOptions, logger: Logger): Promise<Runni
   // Loopback by default: readiness (once a config is applied), metrics and mirror response comparisons.
   const admin = new AdminServer({
     what: 'the proxy admin endpoint',
-    registry,
+    metrics,
     logger: logger.child({ component: 'admin' }),
     notReady: () => (applied ? undefined : 'waiting for config'),
     comparisons: () => plane.comparisons(),
@@ -80,12 +87,13 @@ export async function startProxy(o: ProxyOptions, logger: Logger): Promise<Runni
   });
   subscriber.start();
   logger.info(
-    { xds: o.xds, xdsTransport: !o.xdsTls ? 'plaintext' : o.xdsTls.certFile ? 'mutual TLS' : 'TLS', node: o.node.id, admin: `${o.admin.host}:${adminPort}`, adminReads: access.readsGuarded ? 'need a token' : 'open' },
+    { xds: o.xds, xdsTransport: !o.xdsTls ? 'plaintext' : o.xdsTls.certFile ? 'mutual TLS' : 'TLS', node: o.node.id, admin: `${o.admin.host}:${adminPort}`, adminReads: access.readsGuarded ? 'need a token' : 'open', workers: o.workers ?? 1 },
     'shadowplane proxy started',
   );
   return {
     plane,
     registry,
+    metrics,
     subscriber,
     adminPort,
     async close() {

@@ -5,13 +5,14 @@ import type { Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { HostPort } from '../config/address.js';
 import type { LoadOptions } from '../config/load.js';
-import { createDataPlane } from '../proxy/index.js';
 import { DEFAULT_NODE_CLUSTER } from '../translate/bootstrap.js';
 import { DEFAULT_NODE_IDENTITY_RULE } from '../tls/node-identity.js';
 import { AdminAccess } from './admin-access.js';
 import { AdminServer } from './admin-server.js';
 import { BuiltinDataPlaneFeed } from './builtin-data-plane.js';
 import { controlPlaneRoutes } from './control-plane-admin.js';
+import { hostDataPlane } from './hosted-data-plane.js';
+import { registryMetrics, type MetricsSource } from './metrics-source.js';
 import { ControlPlane } from './control-plane.js';
 import { MirrorStats } from './mirror-stats.js';
 import { STATUS_PAGE_PUBLIC_ROUTES, statusPageRoutes } from './status-page.js';
@@ -41,13 +42,19 @@ export interface ServerOptions {
   readonly xdsTls?: XdsTls;
   /** Follow edits of the config file. */
   readonly watch: boolean;
-  /** Also run the built-in data plane in this process, fed what this node would be served. */
-  readonly builtinDataPlane?: { readonly nodeId?: string; readonly nodeCluster?: string };
+  /**
+   * Also run the built-in data plane, fed what this node would be served: in this process, or with
+   * `workers` > 1 on that many worker processes sharing its listeners (default 1).
+   */
+  readonly builtinDataPlane?: { readonly nodeId?: string; readonly nodeCluster?: string; readonly workers?: number };
 }
 
 export interface RunningServer {
   readonly controlPlane: ControlPlane;
+  /** This process's metrics: the control plane's, and the in-process data plane's. */
   readonly registry: Registry;
+  /** What /metrics serves: the registry's, with the data-plane workers' aggregated in. */
+  readonly metrics: MetricsSource;
   readonly admin: AdminServer;
   readonly xdsPort: number;
   readonly adminPort: number;
@@ -70,7 +77,9 @@ export async function startServer(o: ServerOptions, logger: Logger, dataPlaneLog
   const xdsTarget = o.xds.host.includes(':') ? `[${o.xds.host}]:${o.xds.port}` : `${o.xds.host}:${o.xds.port}`;
   if (!(await controlPlane.start({ xds: xdsTarget, watch: o.watch }))) return undefined;
   // Created before the admin, which serves its comparisons; it binds nothing until fed a config.
-  const plane = o.builtinDataPlane ? createDataPlane({ logger: dataPlaneLogger, registry }) : undefined;
+  const hosted = o.builtinDataPlane ? await hostDataPlane({ workers: o.builtinDataPlane.workers ?? 1, logger: dataPlaneLogger, registry }) : undefined;
+  const plane = hosted?.plane;
+  const metrics = hosted?.metrics ?? registryMetrics(registry);
   const feed = plane
     ? new BuiltinDataPlaneFeed(
         controlPlane.cache,
@@ -84,11 +93,12 @@ export async function startServer(o: ServerOptions, logger: Logger, dataPlaneLog
         },
         controlPlane.ads.proxies,
         dataPlaneLogger,
+        o.builtinDataPlane?.workers ?? 1,
       )
     : undefined;
-  const mirrorStats = new MirrorStats({ model: () => controlPlane.model, registry: plane ? registry : undefined });
+  const mirrorStats = new MirrorStats({ model: () => controlPlane.model, metrics: plane ? metrics : undefined });
   const admin = new AdminServer({
-    registry,
+    metrics,
     logger: logger.child({ component: 'admin' }),
     notReady: () => (controlPlane.cache.ready && controlPlane.ads.port > 0 ? feed?.problem() : 'no config served yet'),
     routes: { ...controlPlaneRoutes({ controlPlane }), ...statusPageRoutes(mirrorStats) },
@@ -110,6 +120,7 @@ export async function startServer(o: ServerOptions, logger: Logger, dataPlaneLog
       ...(o.xdsTls?.clientCaFile ? { nodeIdentity: (o.xdsTls.nodeIdentity ?? DEFAULT_NODE_IDENTITY_RULE).description } : {}),
       admin: `${adminTls ? 'https' : 'http'}://${o.admin.host.includes(':') ? `[${o.admin.host}]` : o.admin.host}:${adminPort}`,
       adminReads: access.readsGuarded ? 'need a token' : 'open',
+      ...(o.builtinDataPlane ? { dataPlaneWorkers: o.builtinDataPlane.workers ?? 1 } : {}),
     },
     'shadowplane serving',
   );
@@ -121,6 +132,7 @@ export async function startServer(o: ServerOptions, logger: Logger, dataPlaneLog
   return {
     controlPlane,
     registry,
+    metrics,
     admin,
     xdsPort: controlPlane.ads.port,
     adminPort,

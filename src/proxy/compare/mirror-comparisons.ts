@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import type { ByteBudget } from '../byte-budget.js';
 import type { CompareSpec, RouteLabels } from '../data-plane-config.js';
-import type { DataPlaneMetrics } from '../metrics.js';
+import type { CopyLabels, DataPlaneMetrics } from '../metrics.js';
 import { ResponseCapture, type CapturedResponse, type ResponseTap } from './response-capture.js';
 import type { HeaderChange } from '../request-headers.js';
 import { compareResponses, type Difference } from './response-compare.js';
@@ -12,9 +12,6 @@ import { compareResponses, type Difference } from './response-compare.js';
 export type { Difference } from './response-compare.js';
 
 type CompareResult = 'match' | 'mismatch' | 'incomplete';
-
-/** Labels of one copy: its route, policy (`mirror`) and cluster ('' when it never had one). */
-export type CopyLabels = RouteLabels & { readonly mirror: string; readonly cluster: string };
 
 /** One mismatch, as GET /mirror_diffs shows it. */
 export interface MirrorDifferences {
@@ -98,4 +95,15 @@ export class MirrorComparisons {
     this.counts[result]++;
     this.metrics.mirrorCompare.inc({ ...labels, result });
   }
+}
+
+/** The summaries of several data planes (worker processes) as one: counts added, mismatches newest first. */
+export function mergeComparisons(summaries: readonly ComparisonSummary[]): ComparisonSummary {
+  const recent = summaries.flatMap((s) => s.recent).sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
+  return {
+    match: summaries.reduce((n, s) => n + s.match, 0),
+    mismatch: summaries.reduce((n, s) => n + s.mismatch, 0),
+    incomplete: summaries.reduce((n, s) => n + s.incomplete, 0),
+    recent: recent.slice(0, RECENT_MISMATCHES),
+  };
 }

@@ -4,7 +4,6 @@
 // taken from a ByteBudget; when it is full the capture gives up rather than grow.
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Readable } from 'node:stream';
 import type { ByteBudget } from '../byte-budget.js';
 import type { CompareSpec } from '../data-plane-config.js';
 
@@ -104,32 +103,33 @@ export class ResponseCapture {
  * copies are dispatched, before the primary can have answered; one added later gets nothing.
  */
 export class ResponseTap {
-  private captures: ResponseCapture[] = [];
+  private captures: ResponseCapture[] | null = null;
   private started = false;
 
   capture(spec: CompareSpec, budget: ByteBudget): ResponseCapture {
     const c = new ResponseCapture(spec, budget);
     if (this.started) c.fail();
-    else this.captures.push(c);
+    else (this.captures ??= []).push(c);
     return c;
   }
 
-  /** The response is being relayed: its body's chunks go to every capture too. */
-  follow(status: number, headers: IncomingHttpHeaders, body: Readable): void {
+  /** The response is being relayed: its status and headers, then each chunk of its body, go to every capture too. */
+  begin(status: number, headers: IncomingHttpHeaders): void {
     this.started = true;
-    if (this.captures.length === 0) return;
-    for (const c of this.captures) c.begin(status, headers);
-    body.on('data', (chunk: Buffer) => {
-      for (const c of this.captures) c.add(chunk);
-    });
-    body.once('end', () => {
-      for (const c of this.captures) c.end();
-    });
+    if (this.captures) for (const c of this.captures) c.begin(status, headers);
+  }
+
+  add(chunk: Buffer): void {
+    if (this.captures) for (const c of this.captures) c.add(chunk);
+  }
+
+  end(): void {
+    if (this.captures) for (const c of this.captures) c.end();
   }
 
   /** The exchange is over; a capture that has not ended never will. */
   close(): void {
     this.started = true;
-    for (const c of this.captures) c.fail();
+    if (this.captures) for (const c of this.captures) c.fail();
   }
 }
