@@ -1,20 +1,12 @@
-// Wires the commands to argv; no logic of its own.
+// Wires the commands to argv; no logic of its own. Each command's module is loaded when it runs, so
+// a long-lived `serve` holds none of the others' code in memory.
 import { parseArgs } from 'node:util';
 import { InsecureAdminError } from '../server/admin-access.js';
 import { ListenError } from '../server/listen-error.js';
 import { SHADOWPLANE_VERSION } from '../server/version.js';
 import { TlsFileError } from '../tls/certificate-files.js';
-import { bootstrapCommand } from './bootstrap.js';
-import { applyCommand, getCommand } from './config-store.js';
-import { convertCommand } from './convert.js';
 import { loadOptions } from './load-flags.js';
 import { UsageError, type Io } from './output.js';
-import { proxyCommand } from './proxy.js';
-import { renderCommand } from './render.js';
-import { demoBackendCommand, sandboxCommand } from './sandbox.js';
-import { serveCommand } from './serve.js';
-import { statusCommand } from './status.js';
-import { validateCommand } from './validate.js';
 
 
 const USAGE = `usage:
@@ -111,14 +103,14 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
     const load = { listenAddress: values['listen-address'], from: values.from };
     switch (command) {
       case 'validate':
-        return await validateCommand(rest, load, io);
+        return await (await import('./validate.js')).validateCommand(rest, load, io);
       case 'render':
-        return await renderCommand(rest, { node: values.node, nodeCluster: values['node-cluster'], format: values.format }, load, io);
+        return await (await import('./render.js')).renderCommand(rest, { node: values.node, nodeCluster: values['node-cluster'], format: values.format }, load, io);
       case 'convert':
-        return await convertCommand(rest, load, io);
+        return await (await import('./convert.js')).convertCommand(rest, load, io);
       case 'bootstrap':
         if (rest.length > 0) throw new UsageError(`bootstrap takes no positional arguments (got "${rest[0]}")`);
-        return await bootstrapCommand(
+        return await (await import('./bootstrap.js')).bootstrapCommand(
           {
             xds: values.xds,
             nodeId: values['node-id'],
@@ -136,7 +128,7 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
           io,
         );
       case 'serve':
-        return await serveCommand(
+        return await (await import('./serve.js')).serveCommand(
           {
             config: values.config ?? rest[0],
             xds: values.xds,
@@ -161,7 +153,7 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
           io,
         );
       case 'proxy':
-        return await proxyCommand(
+        return await (await import('./proxy.js')).proxyCommand(
           {
             xds: values.xds,
             nodeId: values['node-id'],
@@ -181,16 +173,16 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
           io,
         );
       case 'sandbox':
-        return await sandboxCommand({ envoy: values.envoy, mtls: values.mtls, config: values.config, load: loadOptions(load) }, io);
+        return await (await import('./sandbox.js')).sandboxCommand({ envoy: values.envoy, mtls: values.mtls, config: values.config, load: loadOptions(load) }, io);
       case 'demo-backend':
-        return await demoBackendCommand({ name: values.name, port: values.port, host: values.host }, io);
+        return await (await import('./sandbox.js')).demoBackendCommand({ name: values.name, port: values.port, host: values.host }, io);
       case 'get':
         if (rest.length > 0) throw new UsageError(`get takes no positional arguments (got "${rest[0]}")`);
-        return await getCommand({ config: values.config }, loadOptions(load), io);
+        return await (await import('./config-store.js')).getCommand({ config: values.config }, loadOptions(load), io);
       case 'apply':
-        return await applyCommand(rest, { config: values.config, ifMatch: values['if-match'] }, loadOptions(load), io);
+        return await (await import('./config-store.js')).applyCommand(rest, { config: values.config, ifMatch: values['if-match'] }, loadOptions(load), io);
       case 'status':
-        return await statusCommand(
+        return await (await import('./status.js')).statusCommand(
           { admin: values.admin, adminCa: values['admin-ca'], adminTokenFile: values['admin-token-file'], format: values.format, wait: values.wait, timeout: values.timeout },
           io,
         );

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { OutputFormat } from '../envoy-api/document-format.js';
 
 export function parseFormat(value: string | undefined, fallback: OutputFormat): OutputFormat {
@@ -15,9 +16,9 @@ export function logLevel(value: string | undefined): string {
   throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${value}"`);
 }
 
-/** `--workers N`: a whole number from 1 up; `fallback` (one per CPU) when not given. */
-export function workerCount(value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
+/** `--workers N`: a whole number from 1 up; one per CPU when not given. */
+export function workerCount(value: string | undefined): number {
+  if (value === undefined) return availableParallelism();
   if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 256) throw new UsageError(`--workers must be a whole number from 1 to 256, not "${value}"`);
   return Number(value);
 }

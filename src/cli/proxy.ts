@@ -3,7 +3,6 @@
 import { pino } from 'pino';
 import { parseHostPort } from '../config/address.js';
 import { routeGrpcLogs } from '../server/grpc-log.js';
-import { defaultWorkers } from '../server/hosted-data-plane.js';
 import { startProxy } from '../server/proxy-process.js';
 import type { XdsClientTls } from '../server/tls-setup.js';
 import { DEFAULT_NODE_CLUSTER } from '../translate/bootstrap.js';
@@ -47,7 +46,7 @@ export async function proxyCommand(o: ProxyFlags, _io: Io): Promise<number> {
   const admin = parseHostPort(o.admin ?? '127.0.0.1:9902');
   if (!admin) throw new UsageError(`--admin must be host:port, not "${o.admin}"`);
   const tls = xdsClientTls(o);
-  const workers = workerCount(o.workers, defaultWorkers());
+  const workers = workerCount(o.workers);
   const adminTls = certAndKey(o.adminTlsCert, o.adminTlsKey, '--admin-tls-cert', '--admin-tls-key');
   const adminReadToken = await readToken(o.adminReadTokenFile, '--admin-read-token-file', [ADMIN_READ_TOKEN_ENV]);
   const logger = pino({ level: logLevel(o.logLevel), base: { svc: 'shadowplane-proxy' } });

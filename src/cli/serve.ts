@@ -3,7 +3,6 @@ import { pino } from 'pino';
 import { parseHostPort, type HostPort } from '../config/address.js';
 import type { LoadOptions } from '../config/load.js';
 import { routeGrpcLogs } from '../server/grpc-log.js';
-import { defaultWorkers } from '../server/hosted-data-plane.js';
 import { startServer, type ServerOptions } from '../server/serve-process.js';
 import type { XdsTls } from '../server/tls-setup.js';
 import { IdentityTemplateError, nodeIdentityTemplate } from '../tls/node-identity.js';
@@ -69,7 +68,7 @@ async function serverOptions(o: ServeFlags): Promise<ServerOptions> {
   configLocation(o.config, 'serve');
   if (o.dataPlane !== undefined && o.dataPlane !== 'builtin' && o.dataPlane !== 'none') throw new UsageError(`--data-plane must be builtin or none, not "${o.dataPlane}"`);
   if (o.dataPlane !== 'builtin') refuseWithout(o.workers, '--workers', '--data-plane builtin');
-  const workers = workerCount(o.workers, defaultWorkers());
+  const workers = workerCount(o.workers);
   const tls = xdsTls(o);
   const adminTls = certAndKey(o.adminTlsCert, o.adminTlsKey, '--admin-tls-cert', '--admin-tls-key');
   const adminReadToken = await readToken(o.adminReadTokenFile, '--admin-read-token-file', [ADMIN_READ_TOKEN_ENV]);

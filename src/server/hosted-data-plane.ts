@@ -1,7 +1,6 @@
 // The built-in data plane as serve and proxy host it: in this process (--workers 1), or on worker
 // processes (data-plane-workers.ts). Either way one config feed applies to it, and its metrics and
 // mirror comparisons read as one data plane's.
-import os from 'node:os';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ResourceSet } from '../envoy-api/resource-set.js';
@@ -24,11 +23,6 @@ export interface HostOptions {
   /** This process's registry: the in-process data plane's metrics go there; workers' are aggregated with it. */
   readonly registry: Registry;
   readonly options?: DataPlaneOptions;
-}
-
-/** What --workers means when not given: one worker per CPU. */
-export function defaultWorkers(): number {
-  return os.availableParallelism();
 }
 
 /** The data plane, and the metrics of this process with the data plane's, as /metrics serves them. */

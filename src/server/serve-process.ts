@@ -9,9 +9,8 @@ import { DEFAULT_NODE_CLUSTER } from '../translate/bootstrap.js';
 import { DEFAULT_NODE_IDENTITY_RULE } from '../tls/node-identity.js';
 import { AdminAccess } from './admin-access.js';
 import { AdminServer } from './admin-server.js';
-import { BuiltinDataPlaneFeed } from './builtin-data-plane.js';
+import type { BuiltinDataPlaneFeed } from './builtin-data-plane.js';
 import { controlPlaneRoutes } from './control-plane-admin.js';
-import { hostDataPlane } from './hosted-data-plane.js';
 import { registryMetrics, type MetricsSource } from './metrics-source.js';
 import { ControlPlane } from './control-plane.js';
 import { MirrorStats } from './mirror-stats.js';
@@ -77,11 +76,13 @@ export async function startServer(o: ServerOptions, logger: Logger, dataPlaneLog
   const xdsTarget = o.xds.host.includes(':') ? `[${o.xds.host}]:${o.xds.port}` : `${o.xds.host}:${o.xds.port}`;
   if (!(await controlPlane.start({ xds: xdsTarget, watch: o.watch }))) return undefined;
   // Created before the admin, which serves its comparisons; it binds nothing until fed a config.
-  const hosted = o.builtinDataPlane ? await hostDataPlane({ workers: o.builtinDataPlane.workers ?? 1, logger: dataPlaneLogger, registry }) : undefined;
+  // Loaded only when asked for: a control plane alone keeps the data path's modules out of its memory.
+  const dataPlane = o.builtinDataPlane && (await Promise.all([import('./hosted-data-plane.js'), import('./builtin-data-plane.js')]));
+  const hosted = o.builtinDataPlane && dataPlane ? await dataPlane[0].hostDataPlane({ workers: o.builtinDataPlane.workers ?? 1, logger: dataPlaneLogger, registry }) : undefined;
   const plane = hosted?.plane;
   const metrics = hosted?.metrics ?? registryMetrics(registry);
-  const feed = plane
-    ? new BuiltinDataPlaneFeed(
+  const feed: BuiltinDataPlaneFeed | undefined = plane && dataPlane
+    ? new dataPlane[1].BuiltinDataPlaneFeed(
         controlPlane.cache,
         plane,
         {
