@@ -65,7 +65,7 @@ export function fanoutSection(o: FanoutSection): string {
   }
   if (ours.length > 0 && idle > 64) {
     why.push(
-      `- **Idle RSS.** ${f0(idle)} MiB: Node.js alone is about 40 MiB resident here (34 MiB of it the node binary's own pages), and the code this server loads (grpc-js, zod, the Envoy API definitions for protobufjs, the importers) stays resident as V8 keeps every module's source and compiled code; the config, its model and the encoded resources are a few MiB of it.`,
+      `- **Idle RSS.** ${f0(idle)} MiB: Node.js alone is about 40 MiB resident here (34 MiB of it the node binary's own pages); the live heap after a full GC is about 24 MiB (the code this server loads — grpc-js, zod, the Envoy API definitions for protobufjs, the importers — and the config, its model and the encoded resources); the rest is V8's young generation, grown to 2 × 16 MiB while the first config compiles and not given back while the server idles (\`node --max-semi-space-size=2\` brings this start to about 77 MiB; see the README's Benchmarks).`,
     );
   }
 
