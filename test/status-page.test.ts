@@ -5,7 +5,7 @@
 // that fails.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
@@ -115,6 +115,14 @@ describe('the status page', () => {
       }
       assert.ok(await chartMoved(), 'the chart shows copies per second above zero');
       assert.ok((await page.locator('#chart canvas').count()) > 0, 'uPlot drew the chart');
+      // The chart plots any of the counters: eligible requests and mirror 2xx moved with the same
+      // traffic; no copy timed out or failed.
+      for (const [metric, moved] of [['eligible', true], ['2xx', true], ['failed', false]] as const) {
+        await page.selectOption('#chart-metric', metric);
+        assert.equal(await page.evaluate(() => document.getElementById('chart')?.dataset.metric), metric);
+        assert.equal(await page.evaluate(() => Number(document.getElementById('chart')?.dataset.total) > 0), moved, `chart of ${metric}`);
+      }
+      await page.selectOption('#chart-metric', 'sent');
       await page.waitForFunction((sel) => Number(document.querySelector(`${sel} td.sent`)?.textContent) >= 25, row, { timeout: 10_000 });
 
       // An invalid edit: shown with its problem, and the version stays.
@@ -159,6 +167,8 @@ describe('the status page', () => {
       await page.screenshot({ path: shot, fullPage: true });
       assert.ok((await stat(shot)).size > 10_000, 'a screenshot was saved');
       t.diagnostic(`screenshot: ${shot}`);
+      // The README's picture is this one: STATUS_PAGE_SCREENSHOT=docs/status-page.png refreshes it.
+      if (process.env.STATUS_PAGE_SCREENSHOT) await copyFile(shot, path.resolve(REPO_ROOT, process.env.STATUS_PAGE_SCREENSHOT));
       await page.close();
     } finally {
       assert.equal(await sb.stop(), 0, sb.output());

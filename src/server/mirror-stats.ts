@@ -36,10 +36,22 @@ export interface MirrorPolicyStats {
   readonly counters: MirrorCounters | null;
 }
 
+/** One policy's running totals at a sample: what the page's chart can plot as a rate. */
+export interface SampleTotals {
+  readonly eligible: number;
+  readonly sampled: number;
+  readonly sent: number;
+  readonly dropped: number;
+  /** Mirror responses by status class (2xx, 5xx, …). */
+  readonly responses: Record<string, number>;
+  /** Copies that timed out or failed (no response). */
+  readonly failed: number;
+}
+
 /** Totals of every policy at one moment, keyed like MirrorStats rows. */
 export interface StatsSample {
   readonly at: number;
-  readonly totals: Record<string, { sampled: number; sent: number; dropped: number }>;
+  readonly totals: Record<string, SampleTotals>;
 }
 
 export interface MirrorStatsJson {
@@ -153,7 +165,8 @@ export class MirrorStats {
     for (const p of await this.policies()) {
       if (!p.counters) continue;
       const dropped = Object.values(p.counters.dropped).reduce((a, b) => a + b, 0);
-      totals[policyKey(p.routeConfig, p.virtualHost, p.route, p.mirror)] = { sampled: p.counters.sampled, sent: p.counters.sent, dropped };
+      const c = p.counters;
+      totals[policyKey(p.routeConfig, p.virtualHost, p.route, p.mirror)] = { eligible: c.eligible, sampled: c.sampled, sent: c.sent, dropped, responses: { ...c.responses }, failed: c.timeouts + c.errors };
     }
     this.history.push({ at: Date.now(), totals });
     if (this.history.length > this.keep) this.history.shift();

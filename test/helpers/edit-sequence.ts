@@ -275,6 +275,11 @@ export async function runEditSequence(o: EditRunOptions): Promise<EditRunResult>
     load = undefined;
     if (result.failures.length > 0) fail(`${result.failures.length} of ${result.sent} canary requests failed: ${[...new Set(result.failures)].slice(0, 5).join('; ')}`);
     return { mode: o.mode, seed: o.seed, edits, convergeMs, loadRequests: result.sent, loadFailures: result.failures, trafficChecks };
+  } catch (e) {
+    // Whatever went wrong (a publish that timed out, Envoy's admin not answering), say where in the
+    // sequence, so the seed and the edits reproduce it.
+    if (e instanceof EditSequenceError) throw e;
+    return fail(e instanceof Error ? e.message : String(e));
   } finally {
     await load?.stop();
     await envoy?.stop();

@@ -155,13 +155,35 @@ function renderMirrors(stats) {
   renderChart(stats);
 }
 
-/** Copies sent per second per policy over the sampled history. */
+/** What the chart can plot, per policy and per second: a counter of the samples' totals. */
+const CHART_METRICS = {
+  eligible: { label: 'eligible requests / s', of: (t) => t.eligible },
+  sampled: { label: 'sampled / s', of: (t) => t.sampled },
+  sent: { label: 'copies sent / s', of: (t) => t.sent },
+  dropped: { label: 'copies dropped / s', of: (t) => t.dropped },
+  '2xx': { label: 'mirror 2xx / s', of: (t) => (t.responses && t.responses['2xx']) || 0 },
+  '4xx': { label: 'mirror 4xx / s', of: (t) => (t.responses && t.responses['4xx']) || 0 },
+  '5xx': { label: 'mirror 5xx / s', of: (t) => (t.responses && t.responses['5xx']) || 0 },
+  failed: { label: 'timeouts and errors / s', of: (t) => t.failed || 0 },
+};
+let lastStats = null;
+
+function chartMetric() {
+  const v = document.getElementById('chart-metric').value;
+  return CHART_METRICS[v] ? v : 'sent';
+}
+
+/** The chosen counter per second per policy over the sampled history. */
 function renderChart(stats) {
+  lastStats = stats;
   const box = document.getElementById('chart');
+  const metric = chartMetric();
+  box.dataset.metric = metric;
   if (typeof uPlot === 'undefined' || stats.history.length < 2) {
     box.dataset.points = '0';
     return;
   }
+  const { label, of } = CHART_METRICS[metric];
   const keys = stats.policies.filter((p) => p.counters).map(policyKey);
   const labels = new Map(stats.policies.map((p) => [policyKey(p), `${p.route} → ${p.mirror}`]));
   const h = stats.history;
@@ -171,13 +193,14 @@ function renderChart(stats) {
       const a = h[i].totals[k];
       const b = s.totals[k];
       if (!a || !b) return null;
-      return Math.max(0, (b.sent - a.sent) / ((s.at - h[i].at) / 1000));
+      return Math.max(0, (of(b) - of(a)) / ((s.at - h[i].at) / 1000));
     }),
   );
   const data = [xs, ...series];
   box.dataset.points = String(xs.length);
   box.dataset.total = String(series.reduce((acc, s) => acc + s.reduce((x, v) => x + (v || 0), 0), 0));
-  const shape = keys.join('|');
+  box.setAttribute('aria-label', `${label}, last minutes`);
+  const shape = `${metric}|${keys.join('|')}`;
   if (!chart || shape !== chartKeys) {
     chart?.destroy();
     chartKeys = shape;
@@ -187,7 +210,7 @@ function renderChart(stats) {
         width: Math.min(960, box.clientWidth || 960),
         height: 220,
         scales: { x: { time: true } },
-        axes: [{}, { label: 'copies sent / s' }],
+        axes: [{}, { label }],
         series: [{}, ...keys.map((k, i) => ({ label: labels.get(k) || k, stroke: palette[i % palette.length], width: 2 }))],
       },
       data,
@@ -197,6 +220,10 @@ function renderChart(stats) {
     chart.setData(data);
   }
 }
+
+document.getElementById('chart-metric').addEventListener('change', () => {
+  if (lastStats) renderChart(lastStats);
+});
 
 function renderCompare(diffs) {
   const section = document.getElementById('compare');
