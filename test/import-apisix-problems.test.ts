@@ -142,3 +142,35 @@ describe('APISIX import: refused, each problem where it is written', () => {
     ],
   ]);
 });
+
+describe("APISIX import: a plugin's _meta", () => {
+  const withMeta = (meta: string) => lines(apisix(`${UPSTREAM}    plugins:\n      proxy-mirror:\n        host: "http://10.0.0.9"\n        _meta: ${meta}\n`));
+
+  it('priority and error_response change nothing proxy-mirror does: ignored, each with a warning', () => {
+    const r = importFiles({ 'apisix.yaml': apisix(`${UPSTREAM}    plugins:\n      proxy-mirror:\n        host: "http://10.0.0.9"\n        _meta: { disable: false, priority: 10, error_response: { message: no } }\n`) });
+    assert.ok(r.ok, problemLines(r).join('\n'));
+    assert.deepEqual(r.config.listeners[0]!.virtual_hosts[0]!.routes[0]!.mirrors?.map((m) => m.cluster), ['proxy-mirror.http.10.0.0.9.80']);
+    assert.deepEqual(problemLines(r), [
+      'apisix.yaml:8:34 route/r: plugins.proxy-mirror._meta.priority: warning: "priority" is ignored: proxy-mirror is the only plugin shadowplane runs, so its order among plugins changes nothing [SP103]',
+      'apisix.yaml:8:48 route/r: plugins.proxy-mirror._meta.error_response: warning: "error_response" is ignored: proxy-mirror never rejects a request, so it has no error response to replace [SP103]',
+    ]);
+  });
+
+  itFindsEach([
+    [
+      '_meta.filter (the plugin would run only on the requests it matches)',
+      () => withMeta('{ filter: [["arg_mirror", "==", "1"]] }'),
+      /^apisix\.yaml:8:18 route\/r: plugins\.proxy-mirror\._meta\.filter: _meta\.filter: proxy-mirror would run only on the requests the filter's vars match; shadowplane applies it to every request of the route \[SP014\]$/,
+    ],
+    [
+      '_meta.pre_function',
+      () => withMeta('{ pre_function: "return function() end" }'),
+      /^apisix\.yaml:8:18 route\/r: plugins\.proxy-mirror\._meta\.pre_function: _meta\.pre_function: shadowplane runs no Lua before proxy-mirror \[SP014\]$/,
+    ],
+    [
+      'a _meta key APISIX does not have',
+      () => withMeta('{ disabled: true }'),
+      /^apisix\.yaml:8:18 route\/r: plugins\.proxy-mirror\._meta\.disabled: field "disabled" is not supported by shadowplane's APISIX import \[SP014\]$/,
+    ],
+  ]);
+});

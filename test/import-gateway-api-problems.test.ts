@@ -274,3 +274,60 @@ describe('Gateway API import: refused, each problem where it is written', () => 
     );
   });
 });
+
+describe("Gateway API import: the backend protocol from a Service port's appProtocol (GEP-1911)", () => {
+  /** A Service `h` whose port 3000 says `port` (extra keys of the port) and whose EndpointSlice port says `slicePort`. */
+  const svc = (port: string, slicePort = '') => `apiVersion: v1
+kind: Service
+metadata: { name: h }
+spec: { ports: [{ name: http, port: 3000${port} }] }
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: h-1, labels: { kubernetes.io/service-name: h } }
+addressType: IPv4
+ports: [{ name: http, port: 3000${slicePort} }]
+endpoints: [{ addresses: ["10.0.2.1"] }]
+`;
+  const run = (svcText: string) => importFiles({ 'gw.yaml': GATEWAY, 'h.yaml': svcText, 'route.yaml': route(`    - backendRefs: [{ name: h, port: 3000 }]\n`) });
+  const clusterOf = (svcText: string) => {
+    const r = run(svcText);
+    assert.ok(r.ok, problemLines(r).join('\n'));
+    assert.deepEqual(problemLines(r), []);
+    return r.config.clusters.find((c) => c.name === 'default.h.3000');
+  };
+
+  it('kubernetes.io/h2c: HTTP/2 with prior knowledge (http2: true), from the Service port or, without one there, its EndpointSlice', () => {
+    assert.deepEqual(clusterOf(svc(', appProtocol: kubernetes.io/h2c')), { name: 'default.h.3000', endpoints: ['10.0.2.1:3000'], http2: true });
+    assert.deepEqual(clusterOf(svc('', ', appProtocol: kubernetes.io/h2c')), { name: 'default.h.3000', endpoints: ['10.0.2.1:3000'], http2: true });
+  });
+
+  it('http, kubernetes.io/http or none: HTTP/1.1', () => {
+    for (const ap of ['', ', appProtocol: http', ', appProtocol: kubernetes.io/http']) {
+      assert.deepEqual(clusterOf(svc(ap, ap)), { name: 'default.h.3000', endpoints: ['10.0.2.1:3000'] }, ap);
+    }
+  });
+
+  itFindsEach([
+    [
+      'kubernetes.io/ws: ResolvedRefs=False, reason UnsupportedProtocol, at the appProtocol',
+      () => problemLines(run(svc(', appProtocol: kubernetes.io/ws'))),
+      /^h\.yaml:4:43 Service\/default\/h: spec\.ports\[0\]\.appProtocol: ResolvedRefs=False, reason UnsupportedProtocol: appProtocol kubernetes\.io\/ws of Service default\/h port 3000 \(shadowplane does not proxy WebSocket upgrades\): shadowplane sends HTTP\/1\.1 .* \[SP014\]$/,
+    ],
+    [
+      'kubernetes.io/wss',
+      () => problemLines(run(svc(', appProtocol: kubernetes.io/wss'))),
+      /spec\.ports\[0\]\.appProtocol: ResolvedRefs=False, reason UnsupportedProtocol: appProtocol kubernetes\.io\/wss .* \[SP014\]$/,
+    ],
+    [
+      'another value (https)',
+      () => problemLines(run(svc(', appProtocol: https'))),
+      /spec\.ports\[0\]\.appProtocol: ResolvedRefs=False, reason UnsupportedProtocol: appProtocol https of Service default\/h port 3000: .* \[SP014\]$/,
+    ],
+    [
+      "an EndpointSlice port whose appProtocol is not the Service port's",
+      () => problemLines(run(svc(', appProtocol: kubernetes.io/h2c', ', appProtocol: http'))),
+      /^h\.yaml:10:48 EndpointSlice\/default\/h-1: ports\[0\]\.appProtocol: appProtocol http differs from kubernetes\.io\/h2c, which Service default\/h port 3000 is sent with .* \[SP021\]$/,
+    ],
+  ]);
+});

@@ -187,3 +187,190 @@ describe('Istio import: refused, each problem where it is written', () => {
     ],
   ]);
 });
+
+describe("Istio import: the backend protocol, as Istio's protocol selection has it", () => {
+  /** A Service `p` with one port 80 (`port`: more keys of it), its endpoint, and a VirtualService on gw sending to it. */
+  const withService = (port: string) => ({
+    'base.yaml': BASE,
+    'p.yaml': `apiVersion: v1
+kind: Service
+metadata: { name: p }
+spec: { ports: [{ port: 80${port} }] }
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: p-1, labels: { kubernetes.io/service-name: p } }
+addressType: IPv4
+ports: [{ port: 8080${port.includes('name:') ? `, name: ${/name: ([\w-]+)/.exec(port)![1]}` : ''} }]
+endpoints: [{ addresses: ["10.0.3.1"] }]
+`,
+    'vs.yaml': vs(`  - route: [{ destination: { host: p } }]\n`),
+  });
+  /** A ServiceEntry host e.example on port 80 with `port` (more keys of the port), and a VirtualService on gw sending to it. */
+  const withEntry = (port: string) => ({
+    'base.yaml': BASE,
+    'se.yaml': `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: e }
+spec: { hosts: [e.example], ports: [{ number: 80${port} }], resolution: STATIC, endpoints: [{ address: 10.0.4.1 }] }
+`,
+    'vs.yaml': vs(`  - route: [{ destination: { host: e.example } }]\n`),
+  });
+  const http2Of = (files: Record<string, string>): boolean | undefined => {
+    const r = importFiles(files);
+    assert.ok(r.ok, problemLines(r).join('\n'));
+    assert.deepEqual(problemLines(r), []);
+    const route = r.config.listeners[0]!.virtual_hosts[0]!.routes[0]!;
+    return r.config.clusters.find((c) => c.name === route.cluster)!.http2;
+  };
+
+  it('a Service port: appProtocol first (kubernetes.io/h2c, http2, grpc, grpc-web), else the name prefix (http2-, grpc-, grpc-web-): HTTP/2; http, an unknown prefix or nothing: HTTP/1.1', () => {
+    const cases: Array<[string, boolean | undefined]> = [
+      [', appProtocol: kubernetes.io/h2c', true],
+      [', appProtocol: HTTP2', true],
+      [', appProtocol: grpc', true],
+      [', appProtocol: grpc-web', true],
+      [', name: http2-api', true],
+      [', name: grpc', true],
+      [', name: grpc-web-ui', true],
+      [', name: http-web', undefined],
+      [', name: grpc-api, appProtocol: http', undefined],
+      [', appProtocol: kubernetes.io/ws', undefined],
+      [', name: web', undefined],
+      ['', undefined],
+    ];
+    for (const [port, http2] of cases) assert.equal(http2Of(withService(port)), http2, port);
+  });
+
+  it('a ServiceEntry port: its protocol HTTP2, GRPC or GRPC-WEB is HTTP/2; HTTP, HTTPS or none HTTP/1.1 (its name is not read for it, as in Istio)', () => {
+    const cases: Array<[string, boolean | undefined]> = [
+      [', name: a, protocol: HTTP2', true],
+      [', name: a, protocol: GRPC', true],
+      [', name: a, protocol: GRPC-WEB', true],
+      [', name: a, protocol: HTTP', undefined],
+      [', name: a, protocol: HTTPS', undefined],
+      [', name: grpc-a', undefined],
+    ];
+    for (const [port, http2] of cases) assert.equal(http2Of(withEntry(port)), http2, port);
+  });
+
+  it("a Service's TCP port on a port the mesh serves gets no default route, with a warning", () => {
+    const r = importFiles(
+      {
+        'base.yaml': BASE,
+        'db.yaml': `apiVersion: v1
+kind: Service
+metadata: { name: db }
+spec: { ports: [{ name: tcp-db, port: 5432 }] }
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: db-1, labels: { kubernetes.io/service-name: db } }
+addressType: IPv4
+ports: [{ name: tcp-db, port: 5432 }]
+endpoints: [{ addresses: ["10.0.5.1"] }]
+`,
+        'vs.yaml': vs(OK).replace('gateways: [gw]', 'gateways: [mesh]').replace('hosts: [web.example]', 'hosts: [web]'),
+      },
+      { listen: { host: '127.0.0.1', port: 15001 } },
+    );
+    assert.ok(r.ok, problemLines(r).join('\n'));
+    assert.ok(
+      problemLines(r).some((l) => /^db\.yaml:1:1 Service\/default\/db: warning: no default route for db\.default\.svc\.cluster\.local port 5432: the port name "tcp-db" makes port 5432 .* a TCP port, which Istio does not route as HTTP .* \[SP103\]$/.test(l)),
+      problemLines(r).join('\n'),
+    );
+  });
+
+  itFindsEach([
+    [
+      'a Service port named tcp-…',
+      () => problemLines(importFiles(withService(', name: tcp-db'))),
+      /^p\.yaml:4:\d+ Service\/default\/p: spec\.ports\[0\]\.name: the port name "tcp-db" makes port 80 of p\.default\.svc\.cluster\.local a TCP port, which Istio does not route as HTTP \(Istio's protocol selection\); shadowplane routes and mirrors HTTP \[SP014\]$/,
+    ],
+    [
+      'a Service port whose appProtocol is mysql',
+      () => problemLines(importFiles(withService(', name: http, appProtocol: mysql'))),
+      /^p\.yaml:4:\d+ Service\/default\/p: spec\.ports\[0\]\.appProtocol: appProtocol mysql makes port 80 .* a MYSQL port, .* \[SP014\]$/,
+    ],
+    [
+      'a ServiceEntry port with protocol TCP',
+      () => problemLines(importFiles(withEntry(', name: db, protocol: TCP'))),
+      /^se\.yaml:4:\d+ ServiceEntry\/default\/e: spec\.ports\[0\]\.protocol: protocol TCP makes port 80 of e\.example a TCP port, .* \[SP014\]$/,
+    ],
+    [
+      'a ServiceEntry port with a protocol Istio does not know',
+      () => problemLines(importFiles(withEntry(', name: a, protocol: HTTP3'))),
+      /^se\.yaml:4:\d+ ServiceEntry\/default\/e: spec\.ports\[0\]\.protocol: unrecognized protocol name HTTP3 .* \[SP021\]$/,
+    ],
+  ]);
+});
+
+describe('Istio import: a VirtualService host that binds to no Gateway server is reported, not dropped in silence', () => {
+  it('a host no server of its Gateway takes, and a match.port no server of it listens on: a warning at the host (IST0132)', () => {
+    const gw = BASE.replace('hosts: ["*"]', 'hosts: ["*.example", "ns2/other.test"]');
+    const r = importFiles({ 'base.yaml': gw, 'vs.yaml': vs(OK).replace('hosts: [web.example]', 'hosts: [web.example, web.test]') });
+    assert.ok(r.ok, problemLines(r).join('\n'));
+    assert.deepEqual(problemLines(r), [
+      'vs.yaml:5:24 VirtualService/default/vs: spec.hosts[1]: warning: host web.test gets no route on Gateway default/gw, as in Istio (istioctl analyze: IST0132 VirtualServiceHostNotFoundInGateway): no server of the Gateway takes this host (their hosts: */*.example, ns2/other.test) [SP103]',
+    ]);
+    const byPort = importFiles({
+      'base.yaml': BASE,
+      'vs.yaml': vs(`  - match: [{ port: 9999 }]\n    route: [{ destination: { host: web, port: { number: 80 } } }]\n`),
+    });
+    assert.ok(!byPort.ok);
+    assert.ok(
+      problemLines(byPort).includes(
+        'vs.yaml:5:11 VirtualService/default/vs: spec.hosts[0]: warning: host web.example gets no route on Gateway default/gw, as in Istio (istioctl analyze: IST0132 VirtualServiceHostNotFoundInGateway): no http rule of this VirtualService applies on the ports of the Gateway\'s servers that take it (8080): see each match\'s port and gateways [SP103]',
+      ),
+      problemLines(byPort).join('\n'),
+    );
+  });
+});
+
+describe("Istio import: DestinationRule policies replace whole blocks, as Istio's merge does", () => {
+  const dr = (trafficPolicy: string, subset = '') => ({
+    'base.yaml': BASE.replace(/apiVersion: networking\.istio\.io\/v1\nkind: DestinationRule[\s\S]*$/, ''),
+    'dr.yaml': `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: web }
+spec:
+  host: web
+  trafficPolicy: ${trafficPolicy}
+  subsets: [{ name: v1, labels: { version: v1 }${subset} }]
+`,
+    'vs.yaml': vs(`  - route: [{ destination: { host: web, port: { number: 80 }, subset: v1 } }]\n`),
+  });
+  const clusterOf = (files: Record<string, string>) => {
+    const r = importFiles(files);
+    assert.ok(r.ok, problemLines(r).join('\n'));
+    const { name: _, endpoints: __, ...rest } = r.config.clusters.find((c) => c.name === 'outbound_80_v1_web.default.svc.cluster.local')!;
+    return rest;
+  };
+
+  it('port-level settings replace the rule-level ones: a connectTimeout is not inherited by a port that sets only connectionPool.http', () => {
+    assert.deepEqual(
+      clusterOf(dr('{ connectionPool: { tcp: { connectTimeout: 250ms, maxConnections: 5 } }, portLevelSettings: [{ port: { number: 80 }, connectionPool: { http: { maxRetries: 1 } } }] }')),
+      { circuit_breakers: { max_retries: 1 } },
+    );
+  });
+
+  it('port-level settings without a tls block drop the rule-level TLS (Istio: defaults apply)', () => {
+    assert.deepEqual(
+      clusterOf(dr('{ tls: { mode: SIMPLE, insecureSkipVerify: true }, portLevelSettings: [{ port: { number: 80 }, connectionPool: { tcp: { maxConnections: 2 } } }] }')),
+      { circuit_breakers: { max_connections: 2 } },
+    );
+  });
+
+  it("a subset's connectionPool replaces the rule's whole; a block the subset does not write is inherited", () => {
+    assert.deepEqual(
+      clusterOf(dr('{ tls: { mode: SIMPLE, insecureSkipVerify: true }, connectionPool: { tcp: { connectTimeout: 250ms } } }', ', trafficPolicy: { connectionPool: { http: { http2MaxRequests: 7 } } }')),
+      { tls: { sni: 'web.default.svc.cluster.local' }, circuit_breakers: { max_requests: 7 } },
+    );
+  });
+
+  it('an unknown key under portLevelSettings[].port is refused', () => {
+    assert.ok(
+      problemLines(importFiles(dr('{ portLevelSettings: [{ port: { number: 80, name: x } }] }'))).some((l) => /spec\.trafficPolicy\.portLevelSettings\[0\]\.port\.name: field "name" is not supported .* \[SP014\]$/.test(l)),
+    );
+  });
+});

@@ -65,11 +65,25 @@ function safeName(text: string): string {
   return text.replace(/[^A-Za-z0-9._-]/g, '-');
 }
 
-function isEnabled(plugin: Fields): boolean {
+/** A plugin's `_meta` and whether `_meta.disable` turns it off; the rest of `_meta` is read by readMeta for a plugin that runs. */
+function pluginMeta(plugin: Fields): { enabled: boolean; meta: Fields | undefined } {
   const meta = plugin.object('_meta');
-  const disabled = meta?.boolean('disable') === true;
-  meta?.ignore(...(meta?.keys() ?? []));
-  return !disabled;
+  return { enabled: meta?.boolean('disable') !== true, meta };
+}
+
+/**
+ * The rest of an applied plugin's [`_meta`](https://apisix.apache.org/docs/apisix/terminology/plugin/#plugin-common-configuration):
+ * `filter` and `pre_function` change which requests the plugin runs on, which shadowplane cannot
+ * follow (SP014); `priority` and `error_response` change nothing proxy-mirror does (SP103).
+ */
+function readMeta(meta: Fields | undefined, name: string): void {
+  if (!meta) return;
+  if (meta.has('filter')) meta.unsupported('filter', `_meta.filter: ${name} would run only on the requests the filter's vars match; shadowplane applies it to every request of the route`);
+  if (meta.has('pre_function')) meta.unsupported('pre_function', `_meta.pre_function: shadowplane runs no Lua before ${name}`);
+  meta.ignore('filter', 'pre_function');
+  meta.ignoreWithWarning('priority', `${name} is the only plugin shadowplane runs, so its order among plugins changes nothing`);
+  meta.ignoreWithWarning('error_response', `${name} never rejects a request, so it has no error response to replace`);
+  meta.finish();
 }
 
 export class ApisixImport {
@@ -243,7 +257,8 @@ export class ApisixImport {
     for (const name of p?.keys() ?? []) {
       const conf = p!.object(name);
       if (!conf) continue;
-      if (!isEnabled(conf)) {
+      const { enabled, meta } = pluginMeta(conf);
+      if (!enabled) {
         this.ctx.problems.warn(p!.ref(name), ProblemCode.IMPORT_IGNORED, `plugin ${name} is disabled (_meta.disable) and is not applied`, true);
         conf.ignore(...conf.keys());
         continue;
@@ -253,7 +268,7 @@ export class ApisixImport {
         conf.ignore(...conf.keys());
         continue;
       }
-      conf.ignore('_meta');
+      readMeta(meta, name);
       plugins.set(name, conf);
     }
     p?.finish();

@@ -8,7 +8,7 @@ import { ProblemCode } from '../problems.js';
 import type { HeaderMatchConfig, MirrorConfig, QueryParameterMatchConfig, RouteConfig } from '../schema.js';
 import { listenerAddress, type ImportContext } from './context.js';
 import { child, type Dialect, type Fields } from './fields.js';
-import { hostPort, type KubeObject } from './kubernetes.js';
+import { hostPort, reportAppProtocolConflicts, type KubeObject, type ServiceLookup } from './kubernetes.js';
 import type { SourceRef } from './source.js';
 import { compareStrings, formatDuration, parseDurationMs, percentOf } from './values.js';
 import { assembleVirtualHosts, covers } from './virtual-hosts.js';
@@ -108,6 +108,8 @@ export class GatewayApiImport {
   private readonly backends = new Map<string, EgBackend>();
   private readonly routes: KubeObject[] = [];
   private readonly seen = new Set<string>();
+  /** appProtocol fields already reported on (a Service port may back many routes). */
+  private readonly reported = new Set<object>();
 
   constructor(private readonly ctx: ImportContext) {}
 
@@ -287,10 +289,36 @@ export class GatewayApiImport {
       this.ctx.problems.add(ref.at, ProblemCode.IMPORT_BACKEND_NOT_FOUND, `ResolvedRefs=False, reason BackendNotFound: ${found.reason}`);
       return undefined;
     }
+    const http2 = this.backendHttp2(found);
     return this.ctx.out.cluster(`${namespace}.${name}.${port}`, found.service.at, () => ({
       endpoints: found.endpoints.map((e) => hostPort(e.host, e.port)),
       ...(found.dns ? { type: 'strict_dns' as const } : {}),
+      ...(http2 ? { http2: true } : {}),
     }));
+  }
+
+  /**
+   * The backend protocol a Service port's appProtocol selects (GEP-1911, Gateway API's "Backend
+   * Protocol"): `kubernetes.io/h2c` is HTTP/2 with prior knowledge; `http`, `kubernetes.io/http` or
+   * none is HTTP/1.1. Any other value (`kubernetes.io/ws`, `kubernetes.io/wss`, `https`, …) is what
+   * Gateway API reports as ResolvedRefs=False, reason UnsupportedProtocol.
+   */
+  private backendHttp2(found: Extract<ServiceLookup, { ok: true }>): boolean {
+    reportAppProtocolConflicts(found, this.ctx.problems, this.reported);
+    const ap = found.appProtocol;
+    if (ap === undefined || ap.value === 'http' || ap.value === 'kubernetes.io/http') return false;
+    if (ap.value === 'kubernetes.io/h2c') return true;
+    if (!this.reported.has(ap)) {
+      this.reported.add(ap);
+      const why = ap.value === 'kubernetes.io/ws' || ap.value === 'kubernetes.io/wss' ? ' (shadowplane does not proxy WebSocket upgrades)' : '';
+      this.ctx.problems.add(
+        ap.at,
+        ProblemCode.IMPORT_UNSUPPORTED,
+        `ResolvedRefs=False, reason UnsupportedProtocol: appProtocol ${ap.value} of Service ${found.service.namespace}/${found.service.name} port ${found.port.port}${why}: shadowplane sends HTTP/1.1 (appProtocol http, kubernetes.io/http or none) or HTTP/2 with prior knowledge (kubernetes.io/h2c)`,
+        true,
+      );
+    }
+    return false;
   }
 
   private mirror(filter: Fields, m: Fields, route: KubeObject): MirrorConfig | undefined {

@@ -10,7 +10,7 @@ import { ProblemCode } from '../problems.js';
 import type { ClusterConfig, HeaderMatchConfig, MirrorConfig, QueryParameterMatchConfig, RouteConfig, VirtualHostConfig } from '../schema.js';
 import { listenerAddress, type ImportContext } from './context.js';
 import { child, type Dialect, type Fields } from './fields.js';
-import { hostPort, type BackendEndpoint, type KubeObject } from './kubernetes.js';
+import { hostPort, reportAppProtocolConflicts, type BackendEndpoint, type KubeObject, type Located } from './kubernetes.js';
 import type { SourceRef } from './source.js';
 import { compareStrings, formatDuration, parseDurationMs, percentOf } from './values.js';
 import { covers, domainsFor, virtualHostName } from './virtual-hosts.js';
@@ -28,15 +28,24 @@ interface TlsPolicy {
   readonly sni: string | undefined;
 }
 
-/** What shadowplane takes from a DestinationRule's traffic policy; unset fields inherit. */
-interface Policy {
-  /** null: TLS explicitly off (mode DISABLE). */
-  readonly tls?: TlsPolicy | null;
+/** What shadowplane takes from a connectionPool block. */
+interface Pool {
   readonly connectTimeout?: string;
   readonly maxConnections?: number;
   readonly maxPendingRequests?: number;
   readonly maxRequests?: number;
   readonly maxRetries?: number;
+}
+
+/**
+ * What shadowplane takes from a DestinationRule's traffic policy. Each block (tls, connectionPool) is
+ * undefined when it is not written; it is inherited or replaced whole, as Istio merges them
+ * (mergedTrafficPolicy).
+ */
+interface Policy {
+  /** null: TLS explicitly off (mode DISABLE). */
+  readonly tls?: TlsPolicy | null;
+  readonly pool?: Pool;
   readonly ports?: ReadonlyMap<number, Policy>;
 }
 
@@ -60,7 +69,13 @@ interface EntryEndpoint {
 
 interface ServiceEntry {
   readonly hosts: readonly string[];
-  readonly ports: ReadonlyArray<{ readonly number: number; readonly name: string; readonly targetPort: number | undefined; readonly protocol: string }>;
+  readonly ports: ReadonlyArray<{
+    readonly number: number;
+    readonly name: string;
+    readonly targetPort: number | undefined;
+    /** Lower case; undefined when not written (Istio detects it; shadowplane sends HTTP/1.1). */
+    readonly protocol: Located | undefined;
+  }>;
   readonly resolution: string;
   readonly endpoints: readonly EntryEndpoint[];
   readonly at: SourceRef;
@@ -95,11 +110,51 @@ function istioMirror(cluster: string, percent: number | undefined): MirrorConfig
   return { cluster, ...(percent !== undefined && percent !== 100 ? { percent } : {}), trace_sampled: false };
 }
 
-function merge(base: Policy, over: Policy | undefined): Policy {
-  if (!over) return base;
-  const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(over)) if (v !== undefined && k !== 'ports') out[k] = v;
-  return out as Policy;
+/**
+ * A policy for one port: its portLevelSettings entry when it has one, which replaces every block
+ * (a block it does not write is Istio's default, not the policy's: "will not be inherited when
+ * overridden by port-level settings"), else the policy itself.
+ */
+function atPort(p: Policy | undefined, port: number): { policy: Policy | undefined; portLevel: boolean } {
+  const pl = p?.ports?.get(port);
+  return pl ? { policy: { tls: pl.tls, pool: pl.pool }, portLevel: true } : { policy: p, portLevel: false };
+}
+
+/**
+ * The policy a cluster gets, as Istio's MergeSubsetTrafficPolicy builds it: the rule's (at the
+ * port), each block the subset writes (at the port) replacing the rule's whole; a subset's
+ * port-level entry replaces every block. Blocks are never merged field by field.
+ */
+function mergePolicies(rule: Policy | undefined, subset: Policy | undefined, port: number): Policy {
+  const base = atPort(rule, port).policy ?? {};
+  const over = atPort(subset, port);
+  if (!over.policy) return base;
+  const pick = <K extends 'tls' | 'pool'>(k: K): Policy[K] => (over.policy![k] !== undefined || over.portLevel ? over.policy![k] : base[k]);
+  return { tls: pick('tls'), pool: pick('pool') };
+}
+
+/** Istio's protocol names (protocol.Parse, case-insensitive). */
+const ISTIO_PROTOCOLS = ['http', 'http2', 'https', 'tcp', 'tls', 'grpc', 'grpc-web', 'mongo', 'mysql', 'redis', 'udp', 'http_proxy'];
+/** Protocols Istio forwards as HTTP/2 (prior knowledge). */
+const HTTP2_PROTOCOLS = ['http2', 'grpc', 'grpc-web'];
+/** Protocols that carry HTTP as far as shadowplane is concerned: https and tls go as the DestinationRule's tls says. */
+const HTTP_PROTOCOLS = ['http', ...HTTP2_PROTOCOLS, 'https', 'tls'];
+
+/**
+ * A Service port's protocol as Istio selects it (kube.ConvertProtocol): its appProtocol if set (with
+ * Kubernetes' kubernetes.io/h2c, ws and wss), else the prefix of its name before the first "-"
+ * (`grpc-web` whole); undefined when neither names a protocol (Istio then detects it; shadowplane
+ * sends HTTP/1.1).
+ */
+function serviceProtocol(name: string, appProtocol: string | undefined): string | undefined {
+  if (appProtocol !== undefined) {
+    const wellKnown: Record<string, string> = { 'kubernetes.io/h2c': 'http2', 'kubernetes.io/ws': 'http', 'kubernetes.io/wss': 'https' };
+    if (wellKnown[appProtocol] !== undefined) return wellKnown[appProtocol];
+  }
+  const text = (appProtocol ?? name).toLowerCase();
+  if (text.startsWith('grpc-web')) return 'grpc-web';
+  const prefix = text.split('-')[0]!;
+  return ISTIO_PROTOCOLS.includes(prefix) ? prefix : undefined;
 }
 
 function escapeRegex(text: string): string {
@@ -113,6 +168,8 @@ export class IstioImport {
   private readonly rules = new Map<string, DestinationRule>();
   private readonly entries: ServiceEntry[] = [];
   private readonly seen = new Set<string>();
+  /** Fields already reported on (a port's protocol, an EndpointSlice's appProtocol) when many clusters use them. */
+  private readonly reported = new Set<object>();
 
   constructor(private readonly ctx: ImportContext) {}
 
@@ -200,25 +257,27 @@ export class IstioImport {
     }
     const pool = f.object('connectionPool');
     if (pool) {
+      const p: { -readonly [K in keyof Pool]: Pool[K] } = {};
       const tcp = pool.object('tcp');
       if (tcp) {
         const ct = tcp.string('connectTimeout');
         if (ct !== undefined) {
           const ms = parseDurationMs(ct);
           if (ms === undefined) tcp.invalid('connectTimeout', `"${ct}" is not a duration`);
-          else out.connectTimeout = formatDuration(ms);
+          else p.connectTimeout = formatDuration(ms);
         }
-        out.maxConnections = tcp.integer('maxConnections', 1, 2 ** 31 - 1);
+        p.maxConnections = tcp.integer('maxConnections', 1, 2 ** 31 - 1);
         tcp.finish();
       }
       const http = pool.object('http');
       if (http) {
-        out.maxPendingRequests = http.integer('http1MaxPendingRequests', 1, 2 ** 31 - 1);
-        out.maxRequests = http.integer('http2MaxRequests', 1, 2 ** 31 - 1);
-        out.maxRetries = http.integer('maxRetries', 0, 2 ** 31 - 1);
+        p.maxPendingRequests = http.integer('http1MaxPendingRequests', 1, 2 ** 31 - 1);
+        p.maxRequests = http.integer('http2MaxRequests', 1, 2 ** 31 - 1);
+        p.maxRetries = http.integer('maxRetries', 0, 2 ** 31 - 1);
         http.finish();
       }
       pool.finish();
+      out.pool = p;
     }
     const lb = f.object('loadBalancer');
     if (lb) {
@@ -232,7 +291,9 @@ export class IstioImport {
     if (allowPorts) {
       const ports = new Map<number, Policy>();
       for (const p of f.objects('portLevelSettings')) {
-        const number = p.object('port', true)?.integer('number', 1, 65535, true);
+        const port = p.object('port', true);
+        const number = port?.integer('number', 1, 65535, true);
+        port?.finish();
         const policy = this.readPolicy(p, false);
         if (number !== undefined) ports.set(number, policy);
       }
@@ -285,7 +346,13 @@ export class IstioImport {
       const number = p.integer('number', 1, 65535, true);
       const name = p.string('name', true) ?? '';
       const targetPort = p.integer('targetPort', 1, 65535);
-      const protocol = (p.string('protocol') ?? 'HTTP').toUpperCase();
+      const written = p.string('protocol');
+      // A ServiceEntry port's protocol is its protocol field alone (Istio's convertPort): the name is not read for it.
+      let protocol: Located | undefined = written === undefined ? undefined : { value: written.toLowerCase(), at: p.ref('protocol') };
+      if (protocol && !ISTIO_PROTOCOLS.includes(protocol.value)) {
+        p.invalid('protocol', `unrecognized protocol name ${written} (Istio's validation refuses it; expected one of ${ISTIO_PROTOCOLS.map((x) => x.toUpperCase()).join(', ')})`);
+        protocol = undefined;
+      }
       p.finish();
       return number === undefined ? [] : [{ number, name, targetPort, protocol }];
     });
@@ -367,7 +434,7 @@ export class IstioImport {
    * The cluster for host `fqdn` on `portNumber` (its only port when undefined), narrowed to a
    * DestinationRule subset, created on first use; or why there is none (Istio would drop the traffic).
    */
-  private resolve(fqdn: string, portNumber: number | undefined, subsetName: string | undefined, at: SourceRef): { cluster: string } | string {
+  private resolve(fqdn: string, portNumber: number | undefined, subsetName: string | undefined, at: SourceRef, defaultRoute = false): { cluster: string } | string {
     const d = this.lookup(fqdn);
     if (!d) return `host ${fqdn} is neither a Kubernetes Service nor a ServiceEntry host`;
     const ports = this.portsOf(d);
@@ -379,16 +446,36 @@ export class IstioImport {
     if (subsetName !== undefined && !subset) return `subset "${subsetName}" is not defined by a DestinationRule for host ${fqdn}`;
     let endpoints: BackendEndpoint[];
     let dns: 'strict' | 'logical' | undefined;
+    // The port's protocol, as Istio selects it, and where it is written.
+    let protocol: { value: string; at: SourceRef; what: string } | undefined;
     if (d.kind === 'kube') {
       const found = this.ctx.services.lookup(d.namespace, d.name, port);
       if (!found.ok) return found.reason;
       endpoints = [...found.endpoints];
       dns = found.dns ? 'strict' : undefined;
+      reportAppProtocolConflicts(found, this.ctx.problems, this.reported);
+      const ap = found.appProtocol;
+      const value = serviceProtocol(found.port.name, ap?.value);
+      if (value !== undefined) {
+        protocol = ap ? { value, at: ap.at, what: `appProtocol ${ap.value}` } : { value, at: found.port.nameAt ?? found.service.at, what: `the port name "${found.port.name}"` };
+      }
     } else {
       const found = this.entryEndpoints(d, port);
       if (typeof found === 'string') return found;
       ({ endpoints, dns } = found);
+      const sp = d.entry.ports.find((p) => p.number === port)!.protocol;
+      if (sp) protocol = { value: sp.value, at: sp.at, what: `protocol ${sp.value.toUpperCase()}` };
     }
+    if (protocol && !HTTP_PROTOCOLS.includes(protocol.value)) {
+      const why = `${protocol.what} makes port ${port} of ${fqdn} a ${protocol.value.toUpperCase()} port, which Istio does not route as HTTP (Istio's protocol selection); shadowplane routes and mirrors HTTP`;
+      if (defaultRoute) return why;
+      if (!this.reported.has(protocol.at)) {
+        this.reported.add(protocol.at);
+        this.ctx.problems.add(protocol.at, ProblemCode.IMPORT_UNSUPPORTED, why, true);
+      }
+    }
+    // http2, grpc and grpc-web go to the backend as HTTP/2 with prior knowledge (Istio's "Plaintext HTTP/2 traffic").
+    const http2 = protocol !== undefined && HTTP2_PROTOCOLS.includes(protocol.value);
     if (subset) {
       endpoints = endpoints.filter((e) => Object.entries(subset.labels).every(([k, v]) => e.labels[k] === v));
       if (endpoints.length === 0) {
@@ -396,7 +483,8 @@ export class IstioImport {
         return `subset "${subsetName}" (${labels}) of host ${fqdn} selects no ready endpoint`;
       }
     }
-    const policy = [rule?.policy.ports?.get(port), subset?.policy, subset?.policy.ports?.get(port)].reduce<Policy>((acc, p) => merge(acc, p), rule?.policy ?? {});
+    const policy = mergePolicies(rule?.policy, subset?.policy, port);
+    const pool = policy.pool ?? {};
     const name = `outbound_${port}_${subsetName ?? ''}_${fqdn}`;
     const weightOf = (e: BackendEndpoint): number | undefined => (d.kind === 'entry' ? d.entry.endpoints.find((x) => x.address === e.host)?.weight : undefined);
     const cluster = this.ctx.out.cluster(name, rule && (subset || rule.policy.tls !== undefined) ? rule.at : d.kind === 'entry' ? d.entry.at : at, () => {
@@ -410,11 +498,12 @@ export class IstioImport {
       if (dns === 'logical') out.type = 'logical_dns';
       // Istio resolves names on IPv4 (V4_ONLY) on an IPv4 proxy.
       if (dns !== undefined) out.dns_lookup_family = 'v4_only';
-      if (policy.connectTimeout !== undefined) out.connect_timeout = policy.connectTimeout;
+      if (http2) out.http2 = true;
+      if (pool.connectTimeout !== undefined) out.connect_timeout = pool.connectTimeout;
       // TLS SIMPLE without an sni: Istio sets it from each request's Host; a mirrored copy's Host ends
       // in -shadow, which no certificate names, so the destination's host is sent instead.
       if (policy.tls) out.tls = { sni: policy.tls.sni ?? fqdn };
-      const cb = { max_connections: policy.maxConnections, max_pending_requests: policy.maxPendingRequests, max_requests: policy.maxRequests, max_retries: policy.maxRetries };
+      const cb = { max_connections: pool.maxConnections, max_pending_requests: pool.maxPendingRequests, max_requests: pool.maxRequests, max_retries: pool.maxRetries };
       if (Object.values(cb).some((v) => v !== undefined)) out.circuit_breakers = Object.fromEntries(Object.entries(cb).filter(([, v]) => v !== undefined));
       return out as Omit<ClusterConfig, 'name'>;
     });
@@ -645,16 +734,21 @@ export class IstioImport {
           this.ctx.problems.add(spec.ref('gateways'), ProblemCode.IMPORT_NO_PARENT, `Gateway ${g} not found (add its document, e.g. kubectl get gateway.networking.istio.io ${g.split('/')[1]} -n ${g.split('/')[0]} -o yaml)`);
         }
       }
-      // Gateways: each server whose hosts take this VirtualService's hosts.
+      // Gateways: each server whose hosts take this VirtualService's hosts. Which hosts take a server
+      // (`hostMatched`) and which of them get routes on it (`bound`), per Gateway, to report the rest.
+      const hostMatched = new Set<string>();
+      const bound = new Set<string>();
       for (const server of this.servers) {
         const onServer = rules.filter((r) => this.gatewaysOf(r, gateways, vs.namespace).has(server.gateway) && (r.port === undefined || r.port === server.port));
-        if (onServer.length === 0) continue;
-        for (const h of hosts) {
+        for (const [i, h] of hosts.entries()) {
           const vsHost = h.value.toLowerCase();
           for (const sh of server.hosts) {
             if (sh.namespace !== '*' && sh.namespace !== vs.namespace) continue;
             const host = sh.host === vsHost || covers(sh.host, vsHost) ? vsHost : covers(vsHost, sh.host) ? sh.host : undefined;
             if (host === undefined) continue;
+            hostMatched.add(`${server.gateway} ${i}`);
+            if (onServer.length === 0) continue;
+            bound.add(`${server.gateway} ${i}`);
             let listener = gatewayHosts.get(server.port);
             if (!listener) {
               listener = { at: server.at, bind: server.bind, hosts: new Map() };
@@ -666,6 +760,7 @@ export class IstioImport {
           }
         }
       }
+      if (rules.length > 0) this.reportUnbound(vs, hosts, rules, gateways, named, hostMatched, bound);
       // The mesh: the Services (or ServiceEntry hosts) the VirtualService's hosts name.
       const meshRules = rules.filter((r) => this.gatewaysOf(r, gateways, vs.namespace).has('mesh'));
       if (meshRules.length === 0) continue;
@@ -704,6 +799,35 @@ export class IstioImport {
     this.emitMesh(meshHosts);
   }
 
+  /**
+   * A VirtualService host that no server of a Gateway it names takes (or takes only on ports no
+   * http rule applies to) gets no route there: Istio ignores it and `istioctl analyze` warns
+   * (IST0132 VirtualServiceHostNotFoundInGateway); so does shadowplane (SP103), at the host.
+   */
+  private reportUnbound(
+    vs: KubeObject,
+    hosts: ReadonlyArray<{ readonly value: string; readonly at: SourceRef }>,
+    rules: readonly Rule[],
+    gateways: readonly string[],
+    named: ReadonlySet<string>,
+    hostMatched: ReadonlySet<string>,
+    bound: ReadonlySet<string>,
+  ): void {
+    for (const g of named) {
+      if (g === 'mesh' || !this.gatewayNames.has(g)) continue;
+      // A Gateway named only by matches whose rules were dropped gets no routes anyway.
+      if (!rules.some((r) => this.gatewaysOf(r, gateways, vs.namespace).has(g))) continue;
+      const servers = this.servers.filter((s) => s.gateway === g);
+      hosts.forEach((h, i) => {
+        if (bound.has(`${g} ${i}`)) return;
+        const why = hostMatched.has(`${g} ${i}`)
+          ? `no http rule of this VirtualService applies on the ports of the Gateway's servers that take it (${[...new Set(servers.map((s) => s.port))].join(', ')}): see each match's port and gateways`
+          : `no server of the Gateway takes this host (their hosts: ${[...new Set(servers.flatMap((s) => s.hosts.map((x) => `${x.namespace}/${x.host}`)))].join(', ') || 'none'})`;
+        this.ctx.problems.warn(h.at, ProblemCode.IMPORT_IGNORED, `host ${h.value} gets no route on Gateway ${g}, as in Istio (istioctl analyze: IST0132 VirtualServiceHostNotFoundInGateway): ${why}`);
+      });
+    }
+  }
+
   private meshHost(
     meshHosts: Map<number, Map<string, { domains: string[]; routes: RouteConfig[]; at: SourceRef }>>,
     d: Destination,
@@ -729,7 +853,7 @@ export class IstioImport {
 
   private defaultRoute(meshHosts: Map<number, Map<string, { domains: string[]; routes: RouteConfig[]; at: SourceRef }>>, d: Destination, port: number): void {
     const at = d.kind === 'entry' ? d.entry.at : this.ctx.services.service(d.namespace, d.name)!.at;
-    const r = this.resolve(d.fqdn, port, undefined, at);
+    const r = this.resolve(d.fqdn, port, undefined, at, true);
     if (typeof r === 'string') {
       this.ctx.problems.warn(at, ProblemCode.IMPORT_IGNORED, `no default route for ${d.fqdn} port ${port}: ${r}`);
       return;

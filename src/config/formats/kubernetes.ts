@@ -54,11 +54,21 @@ export function readKubeObject(o: SourceObject, problems: ImportProblems, dialec
   return { apiVersion, ...splitApiVersion(apiVersion), kind, name, namespace, labels, created, resource, fields: top.as(resource) };
 }
 
+/** A string field as written, with where it is (to report on it once it is used). */
+export interface Located {
+  readonly value: string;
+  readonly at: SourceRef;
+}
+
 export interface ServicePort {
   /** '' when unnamed: an EndpointSlice port is matched to it by name. */
   readonly name: string;
   readonly port: number;
   readonly targetPort: number | string | undefined;
+  /** The port's `name` field, for Istio's protocol selection by name prefix. */
+  readonly nameAt: SourceRef | undefined;
+  /** `appProtocol`: the backend's application protocol (Gateway API GEP-1911, Istio's protocol selection). */
+  readonly appProtocol: Located | undefined;
 }
 
 export interface KubeService {
@@ -80,7 +90,7 @@ interface KubeEndpointSlice {
   readonly namespace: string;
   readonly service: string;
   readonly fqdn: boolean;
-  readonly ports: ReadonlyArray<{ readonly name: string; readonly port: number | undefined }>;
+  readonly ports: ReadonlyArray<{ readonly name: string; readonly port: number | undefined; readonly appProtocol: Located | undefined }>;
   readonly endpoints: readonly SliceEndpoint[];
 }
 
@@ -92,7 +102,19 @@ export interface BackendEndpoint {
 }
 
 export type ServiceLookup =
-  | { readonly ok: true; readonly service: KubeService; readonly port: ServicePort; readonly endpoints: readonly BackendEndpoint[]; readonly dns: boolean }
+  | {
+      readonly ok: true;
+      readonly service: KubeService;
+      readonly port: ServicePort;
+      readonly endpoints: readonly BackendEndpoint[];
+      readonly dns: boolean;
+      /**
+       * The port's appProtocol: the Service port's, else the one its EndpointSlices carry (Kubernetes
+       * copies the Service port's into them). `conflicts` are slice ports that say otherwise.
+       */
+      readonly appProtocol: Located | undefined;
+      readonly conflicts: readonly Located[];
+    }
   | { readonly ok: false; readonly reason: string };
 
 /** `host:port`, with brackets for IPv6. */
@@ -119,9 +141,12 @@ export class ServiceRegistry {
       const targetPort = p.id('targetPort');
       const protocol = p.string('protocol') ?? 'TCP';
       if (protocol !== 'TCP') p.unsupported('protocol', `protocol ${protocol}: only TCP ports carry HTTP`);
-      p.ignore('appProtocol', 'nodePort');
+      const appProtocol = located(p, 'appProtocol');
+      p.ignore('nodePort');
       p.finish();
-      return port === undefined ? [] : [{ name, port, targetPort: targetPort !== undefined && /^\d+$/.test(targetPort) ? Number(targetPort) : targetPort }];
+      if (port === undefined) return [];
+      const nameAt = p.has('name') ? p.ref('name') : undefined;
+      return [{ name, port, targetPort: targetPort !== undefined && /^\d+$/.test(targetPort) ? Number(targetPort) : targetPort, nameAt, appProtocol }];
     });
     if (spec.string('sessionAffinity') === 'ClientIP') {
       problems.warn(spec.ref('sessionAffinity'), ProblemCode.IMPORT_IGNORED, 'sessionAffinity ClientIP is not applied: requests are balanced over the endpoints without affinity');
@@ -144,10 +169,9 @@ export class ServiceRegistry {
     const addressType = f.string('addressType', true);
     if (addressType !== undefined && !['IPv4', 'IPv6', 'FQDN'].includes(addressType)) f.invalid('addressType', `expected IPv4, IPv6 or FQDN, got ${addressType}`);
     const ports = f.objects('ports').map((p) => {
-      const port = { name: p.string('name') ?? '', port: p.integer('port', 1, 65535) };
+      const port = { name: p.string('name') ?? '', port: p.integer('port', 1, 65535), appProtocol: located(p, 'appProtocol') };
       const protocol = p.string('protocol') ?? 'TCP';
       if (protocol !== 'TCP') p.unsupported('protocol', `protocol ${protocol}: only TCP ports carry HTTP`);
-      p.ignore('appProtocol');
       p.finish();
       return port;
     });
@@ -195,14 +219,20 @@ export class ServiceRegistry {
       return { ok: false, reason: port === undefined ? `Service ${namespace}/${name} has several ports (${have}); name one` : `Service ${namespace}/${name} has no port ${port} (it has ${have})` };
     }
     if (service.externalName !== undefined) {
-      return { ok: true, service, port: sp, endpoints: [{ host: service.externalName, port: sp.port, labels: {} }], dns: true };
+      return { ok: true, service, port: sp, endpoints: [{ host: service.externalName, port: sp.port, labels: {} }], dns: true, appProtocol: sp.appProtocol, conflicts: [] };
     }
     const endpoints: BackendEndpoint[] = [];
     let dns = false;
+    let appProtocol = sp.appProtocol;
+    const conflicts: Located[] = [];
     for (const s of this.slices) {
       if (s.namespace !== namespace || s.service !== name) continue;
       const slicePort = s.ports.find((p) => p.name === sp.name);
       if (!slicePort || slicePort.port === undefined) continue;
+      if (slicePort.appProtocol !== undefined) {
+        appProtocol ??= slicePort.appProtocol;
+        if (slicePort.appProtocol.value !== appProtocol.value) conflicts.push(slicePort.appProtocol);
+      }
       for (const e of s.endpoints) {
         if (!e.ready) continue;
         endpoints.push({ host: e.address, port: slicePort.port, labels: (e.pod !== undefined ? this.podLabels.get(e.pod) : undefined) ?? {} });
@@ -215,6 +245,29 @@ export class ServiceRegistry {
         reason: `Service ${namespace}/${name} port ${sp.port} has no ready endpoints (no EndpointSlice labelled kubernetes.io/service-name=${name} lists one for port "${sp.name}")`,
       };
     }
-    return { ok: true, service, port: sp, endpoints, dns };
+    return { ok: true, service, port: sp, endpoints, dns, appProtocol, conflicts };
   }
+}
+
+/**
+ * Reports, once each, EndpointSlice ports whose appProtocol differs from the one the backend is
+ * sent with (the Service port's, or the first slice's): Kubernetes copies the Service port's into
+ * its slices, so they should agree.
+ */
+export function reportAppProtocolConflicts(found: Extract<ServiceLookup, { ok: true }>, problems: ImportProblems, reported: Set<object>): void {
+  for (const c of found.conflicts) {
+    if (reported.has(c)) continue;
+    reported.add(c);
+    problems.add(
+      c.at,
+      ProblemCode.IMPORT_INVALID_VALUE,
+      `appProtocol ${c.value} differs from ${found.appProtocol!.value}, which Service ${found.service.namespace}/${found.service.name} port ${found.port.port} is sent with (Kubernetes copies the Service port's appProtocol into its EndpointSlices)`,
+    );
+  }
+}
+
+/** A string field with its place, or undefined when it is not set (a wrong type is reported). */
+function located(f: Fields, key: string): Located | undefined {
+  const value = f.string(key);
+  return value === undefined ? undefined : { value, at: f.ref(key) };
 }
