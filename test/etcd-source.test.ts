@@ -2,7 +2,9 @@
 // every value of the key validated exactly as a file is, the last good config kept over invalid
 // values, a deleted key and a store that is down; GET and guarded PUT /config; a replica cut off from
 // its member replaying, when it returns, every edit it missed in order; a replica started with
-// nothing stored or no etcd at all; and `shadowplane get` / `shadowplane apply` against the key.
+// nothing stored or no etcd at all; `shadowplane get` / `shadowplane apply` against the key; two
+// concurrent first writes to an empty key (apply, and PUT /config with If-None-Match: *), of which
+// exactly one wins; and a watch whose start revision etcd compacted away, cancelled and started anew.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -11,12 +13,16 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Etcd3 } from 'etcd3';
 import { pino } from 'pino';
+import { applyCommand } from '../src/cli/config-store.js';
+import { EtcdConfigSource } from '../src/config/etcd-config-source.js';
+import { parseEtcdUrl } from '../src/config/etcd-url.js';
 import { loadConfigFile } from '../src/config/load.js';
 import { formatProblem } from '../src/config/problems.js';
 import { EtcdCluster, findEtcd } from '../src/sandbox/etcd-process.js';
 import { waitFor } from '../src/sandbox/wait.js';
 import { startServer, type RunningServer } from '../src/server/serve-process.js';
-import { EtcdStore } from '../src/store/etcd-store.js';
+import { EtcdStore, type KeyWatch, type WatchHandlers } from '../src/store/etcd-store.js';
+import { startControlPlane } from './helpers/control-plane.js';
 import { requireEtcd } from './helpers/etcd.js';
 import { REPO_ROOT } from './helpers/repo.js';
 
@@ -229,5 +235,143 @@ describe('the config in etcd', () => {
     const down = cli('get', '--config', 'etcd://127.0.0.1:1/x');
     assert.equal(down.status, 1);
     assert.equal(down.stderr, 'shadowplane: the config store cannot be reached: etcd (127.0.0.1:1) did not answer: connect ECONNREFUSED 127.0.0.1:1\n');
+  });
+
+  it('two concurrent first `apply`s to an empty key: exactly one writes, the other reports the conflict with the revision that won', async (t) => {
+    if (!requireEtcd(t)) return;
+    const key = newKey();
+    const url = etcd!.url(key);
+    const files = [path.join(dir, 'first-a.yaml'), path.join(dir, 'first-b.yaml')];
+    await writeFile(files[0]!, CONFIG('a'));
+    await writeFile(files[1]!, CONFIG('b'));
+    // Both applies read the empty key before either writes: each one's first read waits for the other's.
+    const get = EtcdStore.prototype.get;
+    const waiting: Array<() => void> = [];
+    EtcdStore.prototype.get = async function (this: EtcdStore, k: string) {
+      const r = await get.call(this, k);
+      if (k === key && waiting.length < 2) {
+        await new Promise<void>((resolve) => {
+          waiting.push(resolve);
+          if (waiting.length === 2) for (const go of waiting) go();
+        });
+      }
+      return r;
+    };
+    let runs: Array<{ code: number; out: string; err: string }>;
+    try {
+      runs = await Promise.all(
+        files.map(async (file) => {
+          let out = '';
+          let err = '';
+          const code = await applyCommand([file], { config: url }, {}, { out: (x) => void (out += x), err: (x) => void (err += x) });
+          return { code, out, err };
+        }),
+      );
+    } finally {
+      EtcdStore.prototype.get = get;
+    }
+    assert.equal(waiting.length, 2, 'both read the key while it was empty');
+    assert.deepEqual(runs.map((r) => r.code).sort(), [0, 1], JSON.stringify(runs));
+    const winner = runs.findIndex((r) => r.code === 0);
+    const loser = runs[1 - winner]!;
+    const stored = (await store.get(key)).kv!;
+    assert.equal(stored.value, CONFIG(winner === 0 ? 'a' : 'b'), "the winner's config is stored");
+    assert.equal(runs[winner]!.out, `${files[winner]}: applied to ${url} as revision ${stored.modRevision}\n`);
+    assert.equal(loser.out, '');
+    // (After the config's warnings, which apply prints as validate does.)
+    assert.equal(loser.err.split('\n').at(-2) + '\n', `shadowplane: ${url} changed (it is now revision ${stored.modRevision}), it held nothing when read; nothing was written: get it, apply your edit to it, and apply again\n`);
+  });
+
+  it('PUT /config with If-None-Match: * creates the key only while it holds nothing: of two concurrent ones exactly one wins, the other gets 409 with the revision; without a precondition a PUT writes unconditionally', async (t) => {
+    if (!requireEtcd(t)) return;
+    const key = newKey();
+    const s = await serve(etcd!.url(key));
+    const put = (body: string, headers: Record<string, string> = {}) => fetch(`${admin(s)}/config`, { method: 'PUT', body, headers: { authorization: `Bearer ${TOKEN}`, ...headers } });
+
+    const both = await Promise.all([put(CONFIG('a'), { 'if-none-match': '*' }), put(CONFIG('b'), { 'if-none-match': '*' })]);
+    assert.deepEqual(both.map((r) => r.status).sort(), [200, 409]);
+    const won = both.findIndex((r) => r.status === 200);
+    const { revision } = (await both[won]!.json()) as { revision: number };
+    const conflict = both[1 - won]!;
+    assert.equal(conflict.headers.get('etag'), `"${revision}"`);
+    const body = (await conflict.json()) as { error: string; etag: string; revision: number };
+    assert.deepEqual([body.etag, body.revision], [`"${revision}"`, revision]);
+    assert.match(body.error, new RegExp(`^If-None-Match \\* does not hold: the stored config changed \\(it is now revision ${revision}\\); nothing was written`));
+    assert.equal((await store.get(key)).kv!.value, CONFIG(won === 0 ? 'a' : 'b'));
+    assert.equal(clusterServed(s), won === 0 ? 'a' : 'b');
+
+    // Once the key holds a config, If-None-Match: * (or the stored tag) never writes; another tag does.
+    assert.equal((await put(CONFIG('a'), { 'if-none-match': '*' })).status, 409);
+    assert.equal((await put(CONFIG('a'), { 'if-none-match': `"${revision}"` })).status, 409);
+    assert.equal((await store.get(key)).kv!.modRevision, revision, 'nothing was written');
+    const other = await put(CONFIG('a'), { 'if-none-match': `"${revision - 1}"` });
+    assert.equal(other.status, 200, await other.clone().text());
+    // No precondition: written whatever is stored (HTTP's rule; the README says to send If-Match).
+    const unguarded = await put(CONFIG('b'));
+    assert.equal(unguarded.status, 200);
+    assert.equal((await store.get(key)).kv!.value, CONFIG('b'));
+  });
+
+  it('If-None-Match on a file source, which cannot honour it, is refused with 400 and nothing is written', async () => {
+    const cp = await startControlPlane(CONFIG('a'), { token: TOKEN });
+    try {
+      const res = await fetch(`http://127.0.0.1:${cp.adminPort}/config`, { method: 'PUT', body: CONFIG('b'), headers: { authorization: `Bearer ${TOKEN}`, 'if-none-match': '*' } });
+      assert.equal(res.status, 400);
+      assert.match(((await res.json()) as { error: string }).error, /^If-None-Match is honoured only with a config in etcd/);
+      assert.equal((await fetch(`http://127.0.0.1:${cp.adminPort}/config`)).status, 200);
+      assert.equal(await (await fetch(`http://127.0.0.1:${cp.adminPort}/config`)).text(), CONFIG('a'));
+    } finally {
+      await cp.stop();
+    }
+  });
+
+  // Last: the compaction drops the history of every key.
+  it('a watch whose start revision etcd compacted away is cancelled; the key is read again and watched anew from there', async (t) => {
+    if (!requireEtcd(t)) return;
+    const key = newKey();
+    const first = await store.put(key, CONFIG('a'));
+    assert.ok(first.written);
+    const watches: Array<{ from: number; cancelled: boolean }> = [];
+    const watch = EtcdStore.prototype.watch;
+    EtcdStore.prototype.watch = function (this: EtcdStore, k: string, from: number, h: WatchHandlers): KeyWatch {
+      const w = watch.call(this, k, from, h);
+      const seen = { from, cancelled: false };
+      watches.push(seen);
+      return {
+        cancel: async () => {
+          seen.cancelled = true;
+          await w.cancel();
+        },
+      };
+    };
+    const accepted: number[] = [];
+    const source = new EtcdConfigSource(parseEtcdUrl(etcd!.url(key)), () => [], {});
+    source.on('accepted', (c) => accepted.push(c.revision!));
+    const client = new Etcd3({ hosts: etcd!.endpoints });
+    try {
+      await source.start();
+      assert.deepEqual(accepted, [first.revision]);
+      // Edits made before the source watches, and then compacted away: its watch starts at a revision etcd no longer has.
+      await store.put(key, CONFIG('b'));
+      const last = await store.put(key, CONFIG('a'));
+      assert.ok(last.written);
+      await client.kv.compact({ revision: String(last.revision), physical: true });
+      source.watch();
+      await waitFor('the key read again after the watch ended', () => accepted.includes(last.revision), 10_000);
+      await waitFor('a new watch', () => watches.length === 2, 10_000);
+      assert.equal(watches[0]!.from, first.revision + 1);
+      assert.ok(watches[0]!.cancelled, 'the ended watch was cancelled');
+      assert.ok(watches[1]!.from > last.revision, `the new watch starts after the read (${watches[1]!.from})`);
+      assert.ok(!watches[1]!.cancelled);
+      const next = await store.put(key, CONFIG('b'));
+      assert.ok(next.written);
+      await waitFor('the next edit arrives through the new watch', () => accepted.includes(next.revision), 10_000);
+      assert.equal(watches.length, 2);
+    } finally {
+      EtcdStore.prototype.watch = watch;
+      client.close();
+      await source.close();
+    }
+    assert.ok(watches[1]!.cancelled, 'close cancels the watch');
   });
 });

@@ -3,7 +3,9 @@
 // stream whose node is not an identity of its certificate is refused with PERMISSION_DENIED before
 // anything is sent, over SotW and delta alike, counted and logged; CSDS tells a client only about the
 // nodes it may claim; a later request cannot change a stream's node; a node identity template; a
-// server certificate rotated under live streams; and `shadowplane proxy` as a client over mutual TLS.
+// server certificate rotated under live streams; `shadowplane proxy` as a client over mutual TLS; and
+// TLS without client certificates (no --xds-client-ca): a client that trusts the CA is served, a
+// plaintext one is not, and `shadowplane proxy --xds-ca` alone connects.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -24,7 +26,7 @@ import { fingerprint, makeTestPki, servedCertificate, SERVER_REQUEST, TRUST_DOMA
 import { freePort } from './helpers/ports.js';
 import { startRecordingBackend, type RecordingBackend } from './helpers/recording-backend.js';
 import { REPO_ROOT } from './helpers/repo.js';
-import type { PemFiles } from '../src/tls/local-ca.js';
+import { LocalCa, type PemFiles } from '../src/tls/local-ca.js';
 
 const CONFIG = `
 listeners:
@@ -149,6 +151,11 @@ describe('ADS over mutual TLS (hand-written clients)', () => {
       assert.equal(s.error!.code, grpc.status.PERMISSION_DENIED);
       assert.deepEqual(s.received.flatMap((r) => r.names), ['ca']);
       assert.ok(await metric(cp, 'shadowplane_xds_identity_rejections_total', { protocol, reason: 'node_changed' }) >= 1);
+      // Logged as the other refusals are: the id claimed and the certificate's identities.
+      const logged = logs.filter((l) => l.reason === 'node_changed' && l.protocol === protocol).at(-1);
+      assert.ok(logged, 'the refusal is logged');
+      assert.equal(logged.claimedNode, 'node-b');
+      assert.deepEqual(logged.certificateIdentities, ['DNS:node-a', `URI:spiffe://${TRUST_DOMAIN}/node/node-a`]);
     });
   }
 
@@ -304,5 +311,90 @@ clusters: [{ name: primary, endpoints: ["127.0.0.1:${backend.port}"] }]
     await waitFor('SYNCED', () => [TypeUrl.Cluster, TypeUrl.Listener, TypeUrl.RouteConfiguration].every((t) => p.sync(t).state === 'SYNCED'));
     assert.equal((await httpGet(front, '/x', { host: 'example.com' })).body, 'Hello from behind shadowplane (primary)!\n');
     assert.match(log, /"xdsTransport":"mutual TLS"/);
+  });
+});
+
+describe('ADS over TLS without client certificates (--xds-tls-cert and --xds-tls-key, no --xds-client-ca)', () => {
+  let pki: TestPki;
+  let cp: TestControlPlane;
+  let backend: RecordingBackend;
+  let front = 0;
+  let child: ChildProcess | undefined;
+  const logs: Array<Record<string, unknown>> = [];
+  const streams: TlsStream[] = [];
+  const open = (creds: grpc.ChannelCredentials): TlsStream => {
+    const s = new TlsStream(cp.xdsPort, creds);
+    streams.push(s);
+    return s;
+  };
+
+  before(async () => {
+    pki = await makeTestPki();
+    backend = await startRecordingBackend('primary');
+    front = await freePort();
+    const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
+    cp = await startControlPlane(
+      `listeners:
+  - { name: front, address: 127.0.0.1:${front}, nodes: [{ id: node-a }], virtual_hosts: [{ name: v, domains: ["*"], routes: [{ match: { prefix: / }, cluster: primary }] }] }
+  - { name: lb, address: 127.0.0.1:2, nodes: [{ id: node-b }], virtual_hosts: [{ name: v, domains: ["*"], routes: [{ match: { prefix: / }, cluster: cb }] }] }
+clusters:
+  - { name: primary, endpoints: ["127.0.0.1:${backend.port}"] }
+  - { name: cb, endpoints: ["127.0.0.1:4"] }
+`,
+      { logger, server: { xdsTls: { ...pki.server } } },
+    );
+  });
+  after(async () => {
+    for (const s of streams) s.close();
+    child?.kill('SIGTERM');
+    await cp?.stop();
+    await backend?.close();
+    await pki?.remove();
+  });
+
+  it('the server says it serves TLS (not mutual); a client that trusts the CA and has no certificate is served, for the node it names', async () => {
+    assert.ok(logs.some((l) => l.xdsTransport === 'TLS'), 'the start-up log names the transport TLS');
+    assert.ok(!logs.some((l) => 'nodeIdentity' in l), 'no node identity rule without client certificates');
+    assert.equal(await servedCertificate(cp.xdsPort, pki.caFile), fingerprint(readFileSync(pki.server.certFile)));
+    const a = open(credentials(pki, undefined));
+    const b = open(credentials(pki, undefined));
+    a.askClusters(nodeA);
+    b.askClusters(nodeB);
+    await waitFor('CDS', () => a.received.length === 1 && b.received.length === 1);
+    assert.deepEqual(a.received[0]!.names, ['primary']);
+    assert.deepEqual(b.received[0]!.names, ['cb']);
+    assert.equal(a.error, undefined);
+    assert.equal(b.error, undefined);
+  });
+
+  it('a plaintext client, or one that does not trust the server certificate, fails at the connection: no stream reaches the server', async () => {
+    const before = await metric(cp, 'shadowplane_xds_streams_total');
+    const other = await LocalCa.create('a CA the server does not use');
+    for (const [what, creds] of [
+      ['plaintext', grpc.credentials.createInsecure()],
+      ['another CA', grpc.credentials.createSsl(Buffer.from(other.certPem))],
+    ] as const) {
+      const s = open(creds);
+      s.askClusters(nodeA);
+      await waitFor(`${what}: the stream fails`, () => s.error !== undefined);
+      assert.equal(s.error!.code, grpc.status.UNAVAILABLE, `${what}: ${s.error!.details}`);
+      assert.deepEqual(s.received, [], what);
+    }
+    assert.equal(await metric(cp, 'shadowplane_xds_streams_total'), before);
+  });
+
+  it('shadowplane proxy with --xds-ca alone (no client certificate) connects, ends SYNCED and forwards', async () => {
+    const admin = await freePort();
+    let log = '';
+    child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/shadowplane.js'), 'proxy', '--xds', `127.0.0.1:${cp.xdsPort}`, '--node-id', 'node-a', '--admin', `127.0.0.1:${admin}`, '--xds-ca', pki.caFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    await waitFor('proxy ready', async () => (await fetch(`http://127.0.0.1:${admin}/readyz`).catch(() => undefined))?.status === 200, 20_000).catch((e: Error) => {
+      throw new Error(`${e.message}\n${log}`);
+    });
+    // (The hand-written node-a stream of the first test asks for clusters only.)
+    await waitFor('SYNCED', () => cp.controlPlane.ads.proxies.list().some((x) => x.node?.id === 'node-a' && [TypeUrl.Cluster, TypeUrl.Listener, TypeUrl.RouteConfiguration].every((t) => x.sync(t).state === 'SYNCED')));
+    assert.equal((await httpGet(front, '/x', { host: 'example.com' })).body, 'Hello from behind shadowplane (primary)!\n');
+    assert.match(log, /"xdsTransport":"TLS"/);
   });
 });

@@ -1,9 +1,11 @@
 // `shadowplane get --config LOCATION` and `shadowplane apply FILE --config LOCATION`: the config as
 // its source stores it, read and written without a running control plane, through the same source
 // `serve` reads (an etcd key every replica watches, or a file). A write is validated here first and
-// guarded by If-Match, as PUT /config is.
+// always guarded: by If-Match, as PUT /config is, or by If-None-Match: * when the etcd key was empty
+// (a file source checks If-Match only: a file that does not exist yet is written as it is).
 import { readFile } from 'node:fs/promises';
 import type { ConfigSource, StoredConfig } from '../config/config-source.js';
+import type { EtcdWriteRequest } from '../config/etcd-config-source.js';
 import { EtcdUrlError, isEtcdUrl, parseEtcdUrl } from '../config/etcd-url.js';
 import { parseConfigText, type LoadOptions } from '../config/load.js';
 import { openConfigSource } from '../config/open-config-source.js';
@@ -59,8 +61,10 @@ export interface ApplyOptions {
 
 /**
  * Validates FILE as `validate` does (nothing is written unless it is valid), then writes it guarded
- * by --if-match or, without it, by the revision read just before: a concurrent edit is never
- * overwritten. 0 written (or unchanged), 1 invalid, a conflict, or the store unreachable.
+ * by --if-match or, without it, by the revision read just before, or, when nothing was stored, on
+ * condition that nothing is stored still (etcd: one transaction on the key's mod revision): a
+ * concurrent edit is never overwritten, and of two first applies exactly one wins. 0 written (or
+ * unchanged), 1 invalid, a conflict (with the current revision), or the store unreachable.
  */
 export async function applyCommand(files: readonly string[], o: ApplyOptions, load: LoadOptions, io: Io): Promise<number> {
   if (files.length !== 1) throw new UsageError('apply takes exactly one FILE');
@@ -82,6 +86,8 @@ export async function applyCommand(files: readonly string[], o: ApplyOptions, lo
   reportProblems(parsed.warnings, io);
   return withSource(location, load, async (source) => {
     let ifMatch = o.ifMatch;
+    // Nothing stored when read: write only if nothing is stored still (If-None-Match: *).
+    let ifNoneMatch: '*' | undefined;
     if (ifMatch === undefined) {
       const now = await source.read();
       if (now.kind === 'unavailable' || now.kind === 'read-only') {
@@ -93,8 +99,10 @@ export async function applyCommand(files: readonly string[], o: ApplyOptions, lo
         return 0;
       }
       if (now.kind === 'stored') ifMatch = now.stored.etag;
+      else ifNoneMatch = '*';
     }
-    const w = await source.write({ text, reason: 'shadowplane apply', origin: file, ...(ifMatch !== undefined ? { ifMatch } : {}) });
+    const request: EtcdWriteRequest = { text, reason: 'shadowplane apply', origin: file, ...(ifMatch !== undefined ? { ifMatch } : {}), ...(ifNoneMatch !== undefined ? { ifNoneMatch } : {}) };
+    const w = await source.write(request);
     switch (w.kind) {
       case 'written':
         io.out(`${file}: applied to ${location} as ${w.revision !== undefined ? `revision ${w.revision}` : `etag ${w.etag}`}\n`);
@@ -104,7 +112,9 @@ export async function applyCommand(files: readonly string[], o: ApplyOptions, lo
         io.err(`${file}: rejected; nothing was written to ${location}\n`);
         return 1;
       case 'conflict':
-        io.err(`shadowplane: ${location} changed (${w.current ? `it is now ${versionOf(w.current)}` : 'it holds nothing now'}), not ${ifMatch}; nothing was written: get it, apply your edit to it, and apply again\n`);
+        io.err(
+          `shadowplane: ${location} changed (${w.current ? `it is now ${versionOf(w.current)}` : 'it holds nothing now'}), ${ifMatch !== undefined ? `not ${ifMatch}` : 'it held nothing when read'}; nothing was written: get it, apply your edit to it, and apply again\n`,
+        );
         return 1;
       case 'unavailable':
       case 'read-only':

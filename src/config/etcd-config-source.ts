@@ -12,6 +12,7 @@ import { formatEndpoint } from './etcd-url.js';
 import {
   configHash,
   ifMatchHolds,
+  quoteTag,
   type Acceptor,
   type ConfigSource,
   type ReadOutcome,
@@ -31,6 +32,23 @@ import { EtcdStore, type KeyValue, type KeyWatch } from '../store/etcd-store.js'
 const PROBE_MS = 1000;
 
 const storedOf = (kv: KeyValue): StoredConfig => ({ text: kv.value, etag: `"${kv.modRevision}"`, revision: kv.modRevision });
+
+/** A write this source can also guard with If-None-Match (`*`: only while nothing is stored at the key). */
+export interface EtcdWriteRequest extends WriteRequest {
+  /** The If-None-Match header as sent (other sources ignore it). */
+  readonly ifNoneMatch?: string;
+}
+
+/**
+ * Whether an If-None-Match header value holds for what is stored (RFC 9110 §13.1.2: `*` only while
+ * nothing is stored; tags compare weakly). A bare tag without quotes is taken as quoted.
+ */
+export function ifNoneMatchHolds(ifNoneMatch: string, stored: StoredConfig | undefined): boolean {
+  const tags = ifNoneMatch.split(',').map((t) => t.trim()).filter((t) => t !== '');
+  if (stored === undefined) return true;
+  if (tags.includes('*')) return false;
+  return !tags.some((t) => quoteTag(t.replace(/^W\//, '')) === stored.etag);
+}
 
 export class EtcdConfigSource extends EventEmitter<SourceEvents> implements ConfigSource {
   readonly changing = false;
@@ -83,7 +101,7 @@ export class EtcdConfigSource extends EventEmitter<SourceEvents> implements Conf
     void this.open().then((store) => {
       if (this.closed || this.watching) return;
       // From just after the last read (0, never read: from now on, and the first connect reads the key).
-      this.watching = store.watch(this.where.key, this.readAt > 0 ? this.readAt + 1 : 0, {
+      const watching: KeyWatch = store.watch(this.where.key, this.readAt > 0 ? this.readAt + 1 : 0, {
         put: (kv) => this.take(kv, `etcd revision ${kv.modRevision}`),
         delete: (revision) => this.absent(revision),
         connected: () => {
@@ -93,11 +111,14 @@ export class EtcdConfigSource extends EventEmitter<SourceEvents> implements Conf
         // A member went away: the store is down only if no quorum answers (the watch moves to another member).
         disconnected: () => void this.probeHealth(),
         ended: () => {
-          // The revision to resume from is gone (compacted): read the key, then watch from there.
+          if (this.watching !== watching) return;
+          // The revision to resume from is gone (compacted): cancel this watch, read the key, then watch from there.
           this.watching = undefined;
+          void watching.cancel().catch(() => undefined);
           void this.sync('etcd watch restarted').then(() => this.watch());
         },
       });
+      this.watching = watching;
       this.probe ??= setInterval(() => void this.probeHealth(), PROBE_MS).unref();
     });
   }
@@ -196,10 +217,11 @@ export class EtcdConfigSource extends EventEmitter<SourceEvents> implements Conf
 
   /**
    * Validates the text, then writes it in one etcd transaction that holds only if the key is still at
-   * the revision If-Match names (so of two writers quoting one revision exactly one wins), and applies
-   * it here at once (the other replicas get it from their watch).
+   * the revision If-Match names, or (If-None-Match: *) still holds nothing, so of two writers quoting
+   * one revision, or two creating the key, exactly one wins; and applies it here at once (the other
+   * replicas get it from their watch). Without either, the write is unconditional.
    */
-  async write(w: WriteRequest): Promise<WriteOutcome> {
+  async write(w: EtcdWriteRequest): Promise<WriteOutcome> {
     const parsed = parseConfigText(w.text, w.origin, this.options, this.fast);
     if (!parsed.ok) {
       this.emit('rejected', parsed.problems, w.reason);
@@ -209,10 +231,12 @@ export class EtcdConfigSource extends EventEmitter<SourceEvents> implements Conf
     let revision: number;
     try {
       let guard: { modRevision: number } | undefined;
-      if (w.ifMatch !== undefined) {
+      if (w.ifMatch !== undefined || w.ifNoneMatch !== undefined) {
         const now = await store.get(this.where.key);
         const current = now.kv && storedOf(now.kv);
-        if (!ifMatchHolds(w.ifMatch, current)) return { kind: 'conflict', current };
+        if (w.ifMatch !== undefined && !ifMatchHolds(w.ifMatch, current)) return { kind: 'conflict', current };
+        if (w.ifNoneMatch !== undefined && !ifNoneMatchHolds(w.ifNoneMatch, current)) return { kind: 'conflict', current };
+        // What held for the key as read must still hold when the write lands (0: still no key).
         guard = { modRevision: now.kv?.modRevision ?? 0 };
       }
       const put = await store.put(this.where.key, w.text, guard);

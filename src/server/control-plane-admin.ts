@@ -1,8 +1,10 @@
 // The control plane's admin routes: per-proxy status, what a node is served, and the config as its
-// source stores it: GET /config with its entity tag, PUT /config guarded by If-Match (a write:
-// AdminServer asks for the write token).
+// source stores it: GET /config with its entity tag, PUT /config guarded by If-Match, or (etcd) by
+// If-None-Match: * to create the key only if it holds nothing; without either the write is
+// unconditional, as HTTP has it (a write: AdminServer asks for the write token).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WriteOutcome } from '../config/config-source.js';
+import type { EtcdWriteRequest } from '../config/etcd-config-source.js';
 import { formatProblem } from '../config/problems.js';
 import type { NodeInfo } from '../envoy-api/discovery-codec.js';
 import { TYPE_SHORT_NAMES, type ServedTypeUrl } from '../xds/snapshot.js';
@@ -99,14 +101,31 @@ export function controlPlaneRoutes(o: ControlPlaneAdminOptions): AdminRoutes {
       const body = await readBody(req, limit);
       if (body === undefined) return send(res, 413, { error: `config larger than ${limit} bytes` });
       const ifMatch = req.headers['if-match'];
-      const outcome = await cp.source.write({ text: body, reason: 'admin PUT /config', origin: 'PUT /config body', ...(ifMatch !== undefined ? { ifMatch } : {}) });
-      sendWriteOutcome(res, outcome, cp, ifMatch);
+      const ifNoneMatch = req.headers['if-none-match'];
+      // Only etcd writes can be made on condition that nothing is stored yet (in the same transaction);
+      // a precondition that would be ignored is refused instead.
+      if (ifNoneMatch !== undefined && cp.source.status().kind !== 'etcd') {
+        return send(res, 400, { error: 'If-None-Match is honoured only with a config in etcd (--config etcd://…); nothing was written. Guard the write with If-Match' });
+      }
+      const request: EtcdWriteRequest = {
+        text: body,
+        reason: 'admin PUT /config',
+        origin: 'PUT /config body',
+        ...(ifMatch !== undefined ? { ifMatch } : {}),
+        ...(ifNoneMatch !== undefined ? { ifNoneMatch } : {}),
+      };
+      const outcome = await cp.source.write(request);
+      sendWriteOutcome(res, outcome, cp, [ifMatch !== undefined ? `If-Match ${ifMatch}` : '', ifNoneMatch !== undefined ? `If-None-Match ${ifNoneMatch}` : ''].filter((p) => p !== '').join(' and '));
     },
   };
 }
 
-/** 200 with the new entity tag; 422 invalid, 409 If-Match did not hold (with what is stored now) or a folder, 503 the store is down. */
-function sendWriteOutcome(res: ServerResponse, w: WriteOutcome, cp: ControlPlane, ifMatch: string | undefined): void {
+/**
+ * 200 with the new entity tag; 422 invalid, 409 If-Match or If-None-Match did not hold (with what is
+ * stored now; 409 rather than RFC 9110's 412, as the issue asked, so one status means "someone wrote
+ * first") or a folder, 503 the store is down.
+ */
+function sendWriteOutcome(res: ServerResponse, w: WriteOutcome, cp: ControlPlane, precondition: string): void {
   switch (w.kind) {
     case 'written':
       res.setHeader('etag', w.etag);
@@ -118,7 +137,7 @@ function sendWriteOutcome(res: ServerResponse, w: WriteOutcome, cp: ControlPlane
       if (w.current) res.setHeader('etag', w.current.etag);
       const now = w.current ? `it is now ${w.current.revision !== undefined ? `revision ${w.current.revision}` : w.current.etag}` : 'nothing is stored now';
       return send(res, 409, {
-        error: `If-Match ${ifMatch ?? ''} does not hold: the stored config changed (${now}); nothing was written. GET /config, apply your edit to it, and PUT it with its ETag`,
+        error: `${precondition || 'the precondition'} does not hold: the stored config changed (${now}); nothing was written. GET /config, apply your edit to it, and PUT it with its ETag as If-Match`,
         etag: w.current?.etag ?? null,
         ...(w.current?.revision !== undefined ? { revision: w.current.revision } : {}),
       });

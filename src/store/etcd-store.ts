@@ -121,15 +121,30 @@ export class EtcdStore {
     });
   }
 
-  /** Watches `key` from `fromRevision` on; the watch reattaches (where it left off) whenever the connection returns. */
+  /**
+   * Watches `key` from `fromRevision` on; the watch reattaches (where it left off) whenever the
+   * connection returns. Once cancelled (also after it ended) it calls no handler again.
+   */
   watch(key: string, fromRevision: number, h: WatchHandlers): KeyWatch {
     const w: Watcher = this.client.watch().key(key).startRevision(String(fromRevision)).watcher();
-    w.on('connected', () => h.connected());
-    w.on('disconnected', (e) => h.disconnected(new StoreUnavailableError(this.endpoints, e)));
-    w.on('put', (kv) => h.put(kvOf(kv)));
-    w.on('delete', (kv) => h.delete(Number(kv.mod_revision)));
-    w.on('error', (e) => h.ended(e));
-    return { cancel: () => w.cancel() };
+    let live = true;
+    let ended = false;
+    w.on('connected', () => live && h.connected());
+    w.on('disconnected', (e) => live && h.disconnected(new StoreUnavailableError(this.endpoints, e)));
+    w.on('put', (kv) => live && h.put(kvOf(kv)));
+    w.on('delete', (kv) => live && h.delete(Number(kv.mod_revision)));
+    w.on('error', (e) => {
+      ended = true;
+      if (live) h.ended(e);
+    });
+    return {
+      cancel: async () => {
+        live = false;
+        // etcd3 emits 'error' only for a watch etcd cancelled, after taking it off its list: asking
+        // etcd3 to cancel it again would wait for an answer that never comes.
+        if (!ended) await w.cancel();
+      },
+    };
   }
 
   close(): void {

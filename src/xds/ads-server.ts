@@ -4,6 +4,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest, type DeltaDiscoveryRequest, type DiscoveryRequest, type NodeInfo } from '../envoy-api/discovery-codec.js';
+import { formatIdentities } from '../tls/certificate-identities.js';
 import { CSDS_SERVICE, csdsHandlers, type CsdsScope } from './client-status-service.js';
 import { DeltaStream } from './delta-stream.js';
 import { ProxyRegistry, type ProxyRecord } from './proxy-status.js';
@@ -131,7 +132,12 @@ export class AdsServer {
         if (req.node) logger.info({ node: req.node.id, cluster: req.node.cluster, envoy: req.node.envoyVersion }, 'proxy connected');
       } else if (nodeChanged(record.node, req.node)) {
         const message = `the stream belongs to node "${record.node?.id ?? ''}"; a later request names node "${req.node!.id}"`;
-        if (this.o.nodeIdentity) return refuse(req.node, { reason: 'node_changed', message, identities: [] });
+        if (this.o.nodeIdentity) {
+          // Logged as every refusal is: the id claimed and the names the client certificate holds.
+          const certificate = call.getAuthContext().sslPeerCertificate?.raw;
+          const identities = certificate ? formatIdentities(this.o.nodeIdentity.readIdentities(certificate)) : [];
+          return refuse(req.node, { reason: 'node_changed', message, identities });
+        }
         logger.warn({ node: record.node?.id, claimedNode: req.node!.id }, `${message}; it is ignored`);
       }
       try {
