@@ -3,12 +3,14 @@
 // (a 3-member etcd cluster on loopback). Measures the time from the write until every stream has the
 // new endpoints (the ACK leaves right after) and until the first one has them (the first replica's
 // push), and writes its own section of bench/RESULTS.md.
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startControlPlaneProcess, type ControlPlaneProcess } from '../src/sandbox/control-plane-process.js';
 import { EtcdCluster, etcdVersion, findEtcd } from '../src/sandbox/etcd-process.js';
+import { REPO_ROOT } from '../src/sandbox/paths.js';
 import { sleep, waitFor } from '../src/sandbox/wait.js';
 import { EtcdStore } from '../src/store/etcd-store.js';
 import { SimProcess } from './fanout.js';
@@ -16,6 +18,12 @@ import { wallMs } from './sim-proxies.js';
 import { generateConfig } from './gen-config.js';
 import { writeSection } from './results-file.js';
 import { percentile } from './util.js';
+
+/** ETCD_BIN, the host's etcd, or the one scripts/setup-bench.sh unpacked into .bench/etcd (it never installs the package: that starts a system etcd). */
+function benchEtcd(): string | undefined {
+  const unpacked = path.join(REPO_ROOT, '.bench/etcd/usr/bin/etcd');
+  return findEtcd() ?? (existsSync(unpacked) ? unpacked : undefined);
+}
 
 export interface ReplicasRow {
   readonly mode: 'sotw' | 'delta';
@@ -102,8 +110,8 @@ async function runOne(etcd: EtcdCluster, store: EtcdStore, o: { replicas: number
 }
 
 export async function runReplicas(o: { streams: number; edits: number; routes: number; log: (s: string) => void }): Promise<ReplicasRow[]> {
-  const bin = findEtcd();
-  if (!bin) throw new Error('etcd not found (Debian package etcd-server: scripts/setup-bench.sh installs it as root), nor ETCD_BIN');
+  const bin = benchEtcd();
+  if (!bin) throw new Error('etcd not found: run scripts/setup-bench.sh as root (it unpacks Debian\'s etcd-server into .bench/etcd), or set ETCD_BIN');
   const dir = await mkdtemp(path.join(tmpdir(), 'shadowplane-replicas-'));
   const etcd = await EtcdCluster.start(bin, { dir, size: 3 });
   const store = await EtcdStore.open(etcd.endpoints);
@@ -122,7 +130,7 @@ export async function runReplicas(o: { streams: number; edits: number; routes: n
 
 /** The section of RESULTS.md this benchmark owns. */
 export function replicasSection(rows: readonly ReplicasRow[], o: { command: string; started: Date; routes: number; load: readonly [number, number] }): string {
-  const bin = findEtcd();
+  const bin = benchEtcd();
   const f = (x: number, d = 0): string => x.toFixed(d);
   return [
     '## Fleet fan-out: one edit in etcd to 1000 streams over 1, 2 and 3 replicas',

@@ -1,9 +1,11 @@
 // The reference server of the push fan-out benchmark (bench/fanout.ts): go-control-plane's snapshot
-// cache and ADS server (state of the world and delta), handed each snapshot over HTTP. PUT /snapshot
-// takes every resource as proto3 JSON, as shadowplane's own translation writes them, so both servers
-// serve the same resources to the same clients; each type is versioned by a hash of its resources
-// (an unchanged type is not sent again), and every node shares one snapshot, as shadowplane's node
-// groups do. It prints {"xds":PORT,"http":PORT} once it serves, and runs until killed.
+// cache and ADS server (state of the world and delta), handed each snapshot over HTTP. PUT /snapshot/K
+// uploads snapshot K before the run: every resource as proto3 JSON, as shadowplane's own translation
+// writes them (so both servers serve the same resources to the same clients), decoded and versioned
+// there, outside the timed part; POST /apply/K, the timed edit, only calls SetSnapshot with it. Each
+// type is versioned by a hash of its resources (an unchanged type is not sent again), and every node
+// shares one snapshot, as shadowplane's node groups do. It prints {"xds":PORT,"http":PORT} once it
+// serves, and runs until killed.
 package main
 
 import (
@@ -16,8 +18,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -57,6 +61,9 @@ var typeOf = map[string]resource.Type{
 	"runtime":   resource.RuntimeType,
 }
 
+// decoded holds every resource decoded so far by its JSON: snapshots share what did not change.
+var decoded = map[string]types.Resource{}
+
 // snapshotOf reads {listeners, routes, clusters, endpoints, runtime}, each a list of resources with @type.
 func snapshotOf(body []byte) (*cache.Snapshot, error) {
 	var lists map[string][]json.RawMessage
@@ -71,6 +78,10 @@ func snapshotOf(body []byte) (*cache.Snapshot, error) {
 		}
 		items := make([]types.Resource, 0, len(list))
 		for _, raw := range list {
+			if m, ok := decoded[string(raw)]; ok {
+				items = append(items, m)
+				continue
+			}
 			var any anypb.Any
 			if err := protojson.Unmarshal(raw, &any); err != nil {
 				return nil, err
@@ -79,6 +90,7 @@ func snapshotOf(body []byte) (*cache.Snapshot, error) {
 			if err != nil {
 				return nil, err
 			}
+			decoded[string(raw)] = m
 			items = append(items, m)
 		}
 		snap.Resources[cache.GetResponseType(typ)] = cache.NewResources(versionOf(items), items)
@@ -99,7 +111,7 @@ func versionOf(items []types.Resource) string {
 
 func main() {
 	xdsAddr := flag.String("xds", "127.0.0.1:0", "ADS address")
-	httpAddr := flag.String("http", "127.0.0.1:0", "address of PUT /snapshot")
+	httpAddr := flag.String("http", "127.0.0.1:0", "address of PUT /snapshot/K and POST /apply/K")
 	flag.Parse()
 	ctx := context.Background()
 	snapshots := cache.NewSnapshotCache(true, oneGroup{}, nil)
@@ -114,13 +126,31 @@ func main() {
 		panic(err)
 	}
 	go func() { _ = g.Serve(xdsListener) }()
-	http.HandleFunc("/snapshot", func(w http.ResponseWriter, r *http.Request) {
+	var mu sync.Mutex
+	loaded := map[string]*cache.Snapshot{}
+	http.HandleFunc("PUT /snapshot/{k}", func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
 		snap, err := snapshotOf(body)
-		if err == nil {
-			err = snapshots.SetSnapshot(ctx, "all", snap)
-		}
 		if err != nil {
+			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+			return
+		}
+		loaded[r.PathValue("k")] = snap
+		// The upload's garbage is the bench's preparation, not the server's: give it back before idle RSS is read.
+		debug.FreeOSMemory()
+		w.WriteHeader(http.StatusOK)
+	})
+	http.HandleFunc("POST /apply/{k}", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		snap, ok := loaded[r.PathValue("k")]
+		mu.Unlock()
+		if !ok {
+			http.Error(w, "no snapshot "+r.PathValue("k"), http.StatusNotFound)
+			return
+		}
+		if err := snapshots.SetSnapshot(ctx, "all", snap); err != nil {
 			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
 			return
 		}
