@@ -9,6 +9,7 @@
 // server's RSS idle and with every stream held.
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { Agent, createServer, request, type Server as HttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -53,7 +54,9 @@ export interface FanoutResult {
   readonly maxMs: number;
   /** Per edit, PUT → the first stream has it (what one proxy waits). */
   readonly firstP50Ms: number;
+  /** Per edit, PUT → real Envoy routes to the moved endpoint (or, with `envoyProbe` 'stats', its update_success stat moved). */
   readonly envoyP50Ms: number;
+  readonly envoyProbe: 'traffic' | 'stats';
   readonly rssIdleMiB: number;
   readonly rssMiB: number;
   readonly rssPerStreamKiB: number;
@@ -164,6 +167,64 @@ async function startReference(bin: string, snapshots: readonly string[]): Promis
   return server;
 }
 
+/**
+ * When Envoy has an edit, told by its traffic: every port cluster c0 moves to (20000 + k) gets a
+ * backend that answers with its port, and a request loop through Envoy's listener to a route of c0
+ * sees the new port as soon as Envoy's workers route to it. Requests run on Envoy's workers, so the
+ * probe does not hold up Envoy's main thread, where xDS is applied (polling its admin would: a
+ * filtered /stats on this config takes ~15 ms there). Undefined when a port is taken: the caller
+ * falls back to the stats poll.
+ */
+async function startEnvoyProbe(edits: number, listenerPort: number): Promise<{ waitForPort(port: number, deadlineMs: number): Promise<void>; close(): Promise<void> } | undefined> {
+  const servers: HttpServer[] = [];
+  const close = async (): Promise<void> => {
+    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  };
+  for (let k = 0; k <= edits; k++) {
+    const port = 20_000 + k;
+    const server = createServer((req, res) => {
+      req.resume();
+      res.end(String(port));
+    });
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (!bound) {
+      await close();
+      return undefined;
+    }
+    servers.push(server);
+  }
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const get = (): Promise<string> =>
+    new Promise((resolve) => {
+      const req = request({ host: '127.0.0.1', port: listenerPort, path: '/r0/probe', agent, headers: { host: 'vh0.example' } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve(body));
+        res.on('error', () => resolve(''));
+      });
+      req.on('error', () => resolve(''));
+      req.end();
+    });
+  return {
+    async waitForPort(port, deadlineMs) {
+      const until = Date.now() + deadlineMs;
+      // One request a millisecond: a tight loop would take CPU from the server being measured.
+      while ((await get()) !== String(port)) {
+        if (Date.now() > until) throw new Error(`Envoy did not route to port ${port} within ${deadlineMs} ms`);
+        await sleep(1);
+      }
+    },
+    async close() {
+      agent.destroy();
+      await close();
+    },
+  };
+}
+
 /** How many endpoint updates Envoy has applied to cluster c0 (the one every edit moves). */
 async function envoyUpdates(envoyAdmin: number): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${envoyAdmin}/stats?filter=^cluster\\.c0\\.update_success$`)).text();
@@ -178,6 +239,7 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
   const sims: SimProcess[] = [];
   let server: Server | undefined;
   let envoy: RunningEnvoy | undefined;
+  let probe: Awaited<ReturnType<typeof startEnvoyProbe>>;
   try {
     server =
       o.server === 'shadowplane'
@@ -193,6 +255,8 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
     await writeFile(bootstrapFile, formatDocument(adsBootstrap({ xds: `127.0.0.1:${server.xdsPort}`, nodeId: 'envoy-bench', nodeCluster: 'bench', adminPort: envoyAdmin, delta: o.mode === 'delta' }), 'yaml'));
     envoy = await startEnvoy(o.envoy, { bootstrapFile, adminPort: envoyAdmin, baseId: 40 + (o.mode === 'delta' ? 1 : 0), logLevel: 'error' });
     await waitFor('Envoy has endpoints', async () => (await envoyUpdates(envoyAdmin)) > 0, 60_000, 10);
+    probe = await startEnvoyProbe(o.edits, listenerPort);
+    if (probe) await probe.waitForPort(20_000, 30_000);
 
     const per = Math.ceil(o.streams / CLIENT_PROCESSES);
     const parts = Array.from({ length: CLIENT_PROCESSES }, (_, i) => ({ first: i * per, count: Math.max(0, Math.min(per, o.streams - i * per)) })).filter((p) => p.count > 0);
@@ -210,17 +274,21 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
     const cpu0 = cpuSeconds(pid);
     for (let k = 1; k <= o.edits; k++) {
       await Promise.all(sims.map((s) => s.ask({ cmd: 'arm' })));
-      const envoyBefore = await envoyUpdates(envoyAdmin);
+      const envoyBefore = probe ? 0 : await envoyUpdates(envoyAdmin);
       await sleep(50);
       const t0 = wallMs();
-      await server.edit(k);
+      const envoyHas = probe
+        ? Promise.all([server.edit(k), probe.waitForPort(20_000 + k, 30_000)]).then(() => wallMs())
+        : server.edit(k).then(async () => {
+            await waitFor(`edit ${k} applied by Envoy`, async () => (await envoyUpdates(envoyAdmin)) > envoyBefore, 30_000, 1);
+            return wallMs();
+          });
       const collected = await Promise.all(sims.map((s) => s.ask({ cmd: 'collect', timeoutMs: 60_000 })));
       const times = collected.flatMap((m) => ('times' in m ? m.times : []));
       bytes += collected.reduce((a, m) => a + ('bytes' in m ? m.bytes : 0), 0);
       lastMs.push(Math.max(...times) - t0);
       firstMs.push(Math.min(...times) - t0);
-      await waitFor(`edit ${k} applied by Envoy`, async () => (await envoyUpdates(envoyAdmin)) > envoyBefore, 30_000, 1);
-      envoyMs.push(wallMs() - t0);
+      envoyMs.push((await envoyHas) - t0);
     }
     // Settled: the last ACKs are in (the CPU they cost counts).
     await sleep(200);
@@ -243,8 +311,10 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
       cpuMsPerEdit: (cpu * 1000) / o.edits,
       cpuMsPerEditPerStream: (cpu * 1000) / o.edits / streams,
       bytesPerEdit: bytes / o.edits,
+      envoyProbe: probe ? 'traffic' : 'stats',
     };
   } finally {
+    await probe?.close();
     for (const s of sims) s.stop();
     await envoy?.stop();
     const child = server?.process;
