@@ -35,7 +35,7 @@ for m in "${missing[@]}"; do
   case "$m" in
     nginx)
       # The libraries nginx links against (none of them is a service), then nginx's own package, unpacked.
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libcrypt1 libpcre2-8-0 libssl3 zlib1g >/dev/null
+      NEEDRESTART_SUSPEND=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libcrypt1 libpcre2-8-0 libssl3 zlib1g >/dev/null
       unpack nginx nginx
       ;;
     etcd-server)
@@ -44,7 +44,7 @@ for m in "${missing[@]}"; do
       ;;
     *)
       # wrk is a plain binary.
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$m" >/dev/null
+      NEEDRESTART_SUSPEND=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$m" >/dev/null
       ;;
   esac
 done
