@@ -13,9 +13,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Etcd3 } from 'etcd3';
 import { pino } from 'pino';
-import { applyCommand } from '../src/cli/config-store.js';
 import { EtcdConfigSource } from '../src/config/etcd-config-source.js';
 import { parseEtcdUrl } from '../src/config/etcd-url.js';
+import { writeGuarded, type GuardedWriteOutcome } from '../src/config/guarded-write.js';
 import { loadConfigFile } from '../src/config/load.js';
 import { formatProblem } from '../src/config/problems.js';
 import { EtcdCluster, findEtcd } from '../src/sandbox/etcd-process.js';
@@ -237,14 +237,12 @@ describe('the config in etcd', () => {
     assert.equal(down.stderr, 'shadowplane: the config store cannot be reached: etcd (127.0.0.1:1) did not answer: connect ECONNREFUSED 127.0.0.1:1\n');
   });
 
-  it('two concurrent first `apply`s to an empty key: exactly one writes, the other reports the conflict with the revision that won', async (t) => {
+  it('two concurrent first `apply`s to an empty key: exactly one writes, the other finds the revision that won (the guard apply writes with)', async (t) => {
     if (!requireEtcd(t)) return;
     const key = newKey();
     const url = etcd!.url(key);
-    const files = [path.join(dir, 'first-a.yaml'), path.join(dir, 'first-b.yaml')];
-    await writeFile(files[0]!, CONFIG('a'));
-    await writeFile(files[1]!, CONFIG('b'));
-    // Both applies read the empty key before either writes: each one's first read waits for the other's.
+    const texts = [CONFIG('a'), CONFIG('b')];
+    // Both read the empty key before either writes: each one's first read waits for the other's.
     const get = EtcdStore.prototype.get;
     const waiting: Array<() => void> = [];
     EtcdStore.prototype.get = async function (this: EtcdStore, k: string) {
@@ -257,29 +255,26 @@ describe('the config in etcd', () => {
       }
       return r;
     };
-    let runs: Array<{ code: number; out: string; err: string }>;
+    const sources = texts.map(() => new EtcdConfigSource(parseEtcdUrl(url), () => []));
+    let runs: GuardedWriteOutcome[];
     try {
-      runs = await Promise.all(
-        files.map(async (file) => {
-          let out = '';
-          let err = '';
-          const code = await applyCommand([file], { config: url }, {}, { out: (x) => void (out += x), err: (x) => void (err += x) });
-          return { code, out, err };
-        }),
-      );
+      runs = await Promise.all(texts.map((text, i) => writeGuarded(sources[i]!, { text, reason: 'shadowplane apply', origin: `first-${i}.yaml` })));
     } finally {
       EtcdStore.prototype.get = get;
+      for (const s of sources) await s.close();
     }
     assert.equal(waiting.length, 2, 'both read the key while it was empty');
-    assert.deepEqual(runs.map((r) => r.code).sort(), [0, 1], JSON.stringify(runs));
-    const winner = runs.findIndex((r) => r.code === 0);
-    const loser = runs[1 - winner]!;
+    const outcomes = runs.map((r) => (r.kind === 'wrote' ? r : assert.fail(`not written: ${JSON.stringify(r)}`)));
+    // Both were guarded by "nothing stored yet", and exactly one held.
+    assert.deepEqual(outcomes.map((r) => r.ifNoneMatch), ['*', '*']);
+    assert.deepEqual(outcomes.map((r) => r.outcome.kind).sort(), ['conflict', 'written']);
+    const winner = outcomes.findIndex((r) => r.outcome.kind === 'written');
     const stored = (await store.get(key)).kv!;
-    assert.equal(stored.value, CONFIG(winner === 0 ? 'a' : 'b'), "the winner's config is stored");
-    assert.equal(runs[winner]!.out, `${files[winner]}: applied to ${url} as revision ${stored.modRevision}\n`);
-    assert.equal(loser.out, '');
-    // (After the config's warnings, which apply prints as validate does.)
-    assert.equal(loser.err.split('\n').at(-2) + '\n', `shadowplane: ${url} changed (it is now revision ${stored.modRevision}), it held nothing when read; nothing was written: get it, apply your edit to it, and apply again\n`);
+    assert.equal(stored.value, texts[winner], "the winner's config is stored");
+    const won = outcomes[winner]!.outcome;
+    const lost = outcomes[1 - winner]!.outcome;
+    assert.equal(won.kind === 'written' && won.revision, stored.modRevision);
+    assert.equal(lost.kind === 'conflict' && lost.current?.revision, stored.modRevision, 'the loser learns the revision that won');
   });
 
   it('PUT /config with If-None-Match: * creates the key only while it holds nothing: of two concurrent ones exactly one wins, the other gets 409 with the revision; without a precondition a PUT writes unconditionally', async (t) => {

@@ -5,8 +5,8 @@
 // (a file source checks If-Match only: a file that does not exist yet is written as it is).
 import { readFile } from 'node:fs/promises';
 import type { ConfigSource, StoredConfig } from '../config/config-source.js';
-import type { EtcdWriteRequest } from '../config/etcd-config-source.js';
 import { EtcdUrlError, isEtcdUrl, parseEtcdUrl } from '../config/etcd-url.js';
+import { writeGuarded } from '../config/guarded-write.js';
 import { parseConfigText, type LoadOptions } from '../config/load.js';
 import { openConfigSource } from '../config/open-config-source.js';
 import { reportProblems } from './compile.js';
@@ -85,24 +85,17 @@ export async function applyCommand(files: readonly string[], o: ApplyOptions, lo
   }
   reportProblems(parsed.warnings, io);
   return withSource(location, load, async (source) => {
-    let ifMatch = o.ifMatch;
-    // Nothing stored when read: write only if nothing is stored still (If-None-Match: *).
-    let ifNoneMatch: '*' | undefined;
-    if (ifMatch === undefined) {
-      const now = await source.read();
-      if (now.kind === 'unavailable' || now.kind === 'read-only') {
-        io.err(`shadowplane: ${now.message}\n`);
-        return 1;
-      }
-      if (now.kind === 'stored' && now.stored.text === text) {
-        io.out(`${file}: unchanged (${location} ${versionOf(now.stored)})\n`);
-        return 0;
-      }
-      if (now.kind === 'stored') ifMatch = now.stored.etag;
-      else ifNoneMatch = '*';
+    const g = await writeGuarded(source, { text, reason: 'shadowplane apply', origin: file, ...(o.ifMatch !== undefined ? { ifMatch: o.ifMatch } : {}) });
+    if (g.kind === 'unreadable') {
+      io.err(`shadowplane: ${g.message}\n`);
+      return 1;
     }
-    const request: EtcdWriteRequest = { text, reason: 'shadowplane apply', origin: file, ...(ifMatch !== undefined ? { ifMatch } : {}), ...(ifNoneMatch !== undefined ? { ifNoneMatch } : {}) };
-    const w = await source.write(request);
+    if (g.kind === 'unchanged') {
+      io.out(`${file}: unchanged (${location} ${versionOf(g.stored)})\n`);
+      return 0;
+    }
+    const w = g.outcome;
+    const ifMatch = g.ifMatch;
     switch (w.kind) {
       case 'written':
         io.out(`${file}: applied to ${location} as ${w.revision !== undefined ? `revision ${w.revision}` : `etag ${w.etag}`}\n`);
