@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -243,6 +243,37 @@ clusters: [{ name: c, endpoints: ["127.0.0.1:1"] }]
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /^shadowplane: .*\nusage:/);
     }
+  });
+
+  it('render reads a folder of imported documents: the resources of its golden files; v1beta1 Gateway and HTTPRoute render the same; errors at file:line:col', async () => {
+    const seed = 'configs/imports/gateway-api/seed-002';
+    const golden = (format: string, name: string): Record<string, unknown> =>
+      Object.fromEntries(['listeners', 'routes', 'clusters', 'endpoints'].map((t) => [t, JSON.parse(readFileSync(path.join(REPO_ROOT, 'test/golden/imports', format, name, `${t}.json`), 'utf8'))]));
+    const r = cli('render', seed);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), golden('gateway-api', 'seed-002'));
+    const apisix = cli('render', 'configs/imports/apisix/seed-004-standalone', '--format', 'yaml');
+    assert.equal(apisix.status, 0, apisix.stderr);
+    assert.deepEqual(parse(apisix.stdout), golden('apisix', 'seed-004-standalone'));
+    // The same documents with the Gateway and HTTPRoute at v1beta1.
+    const beta = path.join(dir, 'seed-002-v1beta1');
+    await mkdir(beta);
+    for (const f of await readdir(path.join(REPO_ROOT, seed))) {
+      const text = await readFile(path.join(REPO_ROOT, seed, f), 'utf8');
+      await writeFile(path.join(beta, f), text.replace(/^apiVersion: gateway\.networking\.k8s\.io\/v1\n(kind: (?:Gateway|HTTPRoute)\n)/gm, 'apiVersion: gateway.networking.k8s.io/v1beta1\n$1'));
+    }
+    assert.match(await readFile(path.join(beta, 'httproute.yaml'), 'utf8'), /^apiVersion: gateway\.networking\.k8s\.io\/v1beta1\nkind: HTTPRoute$/m);
+    assert.match(await readFile(path.join(beta, 'gateway.yaml'), 'utf8'), /^apiVersion: gateway\.networking\.k8s\.io\/v1beta1\nkind: Gateway$/m);
+    const rb = cli('render', beta, '--listen-address', '127.0.0.1');
+    assert.equal(rb.status, 0, rb.stderr);
+    assert.deepEqual(JSON.parse(rb.stdout), JSON.parse(cli('render', seed, '--listen-address', '127.0.0.1').stdout));
+    // A folder whose route names a Service it does not hold: nothing rendered, the problem at its place.
+    await rm(path.join(beta, 'backend-2.yaml'));
+    const broken = cli('render', beta);
+    assert.equal(broken.status, 1);
+    assert.equal(broken.stdout, '');
+    const expected = `${path.join(beta, 'httproute.yaml')}:19:11 HTTPRoute/default/http-mirror: spec.rules[0].filters[0].requestMirror.backendRef: ResolvedRefs=False, reason BackendNotFound: Service default/backend-2 not found [SP016]`;
+    assert.ok(broken.stderr.split('\n').includes(expected), broken.stderr);
   });
 
   it('--version prints the package version', () => {

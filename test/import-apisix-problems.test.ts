@@ -2,6 +2,8 @@
 // upstream or service it belongs to and the field path.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { parseConfigText } from '../src/config/load.js';
+import { formatProblem } from '../src/config/problems.js';
 import { importFiles, itFindsEach, problemLines } from './helpers/import-text.js';
 
 /** An apisix.yaml with one route whose body is `route` (indented under `- id: r`). */
@@ -173,4 +175,123 @@ describe("APISIX import: a plugin's _meta", () => {
       /^apisix\.yaml:8:18 route\/r: plugins\.proxy-mirror\._meta\.disabled: field "disabled" is not supported by shadowplane's APISIX import \[SP014\]$/,
     ],
   ]);
+});
+
+describe("APISIX import: config.yaml's node_listen with several entries", () => {
+  const ROUTES = apisix(UPSTREAM);
+  const withListen = (nodeListen: string, o: Parameters<typeof importFiles>[1] = {}) => importFiles({ 'apisix.yaml': ROUTES, 'config.yaml': `apisix:\n  node_listen:\n${nodeListen}` }, o);
+
+  it('serves every entry, ports and { port, ip } objects, each a listener with all the routes', () => {
+    const r = withListen('    - 9080\n    - port: 9081\n    - { ip: 127.0.0.2, port: 9082 }\n    - { ip: "::1", port: 9083 }\n');
+    assert.ok(r.ok, problemLines(r).join('\n'));
+    assert.deepEqual(
+      r.config.listeners.map((l) => [l.name, l.address]),
+      [
+        ['apisix.9080', '127.0.0.1:9080'],
+        ['apisix.9081', '127.0.0.1:9081'],
+        ['apisix.9082', '127.0.0.2:9082'],
+        ['apisix.9083', '[::1]:9083'],
+      ],
+    );
+    for (const l of r.config.listeners) assert.deepEqual(l.virtual_hosts, r.config.listeners[0]!.virtual_hosts);
+    assert.deepEqual(r.config.listeners[0]!.virtual_hosts[0]!.routes.map((x) => x.name), ['apisix.r.uri0']);
+    assert.deepEqual(problemLines(r), []);
+  });
+
+  it('one port on two IPs: the listeners are told apart by IP too', () => {
+    const r = withListen('    - 9080\n    - { ip: 127.0.0.2, port: 9080 }\n');
+    assert.ok(r.ok, problemLines(r).join('\n'));
+    assert.deepEqual(r.config.listeners.map((l) => [l.name, l.address]), [
+      ['apisix.127_0_0_1.9080', '127.0.0.1:9080'],
+      ['apisix.127_0_0_2.9080', '127.0.0.2:9080'],
+    ]);
+  });
+
+  it("--listen-address IP:PORT moves the routes to one listener, with a warning naming the entries it replaces", () => {
+    const r = withListen('    - 9080\n    - 9081\n', { listen: { host: '127.0.0.1', port: 19080 } });
+    assert.ok(r.ok, problemLines(r).join('\n'));
+    assert.deepEqual(r.config.listeners.map((l) => [l.name, l.address]), [['apisix', '127.0.0.1:19080']]);
+    assert.deepEqual(problemLines(r), [
+      "config.yaml:3:7 apisix.node_listen[0]: warning: --listen-address 127.0.0.1:19080 replaces node_listen's 2 listeners: the routes are served there only [SP104]",
+    ]);
+  });
+
+  it('a single entry keeps the listener name apisix; enable_http2 is warned about', () => {
+    const r = withListen('    - { port: 9081, enable_http2: true }\n');
+    assert.ok(r.ok, problemLines(r).join('\n'));
+    assert.deepEqual(r.config.listeners.map((l) => [l.name, l.address]), [['apisix', '127.0.0.1:9081']]);
+    assert.deepEqual(problemLines(r), [
+      'config.yaml:3:21 apisix.node_listen[0].enable_http2: warning: enable_http2: Envoy takes HTTP/2 with prior knowledge (h2c) on every listener, this one included; the built-in data plane takes HTTP/1.1 only [SP104]',
+    ]);
+  });
+
+  itFindsEach([
+    [
+      'the same address twice',
+      () => problemLines(withListen('    - 9080\n    - { port: 9080 }\n')),
+      /^config\.yaml:4:7 apisix\.node_listen\[1\]: node_listen lists every address port 9080 twice \(also at apisix\.node_listen\[0\]\) \[SP020\]$/,
+    ],
+    [
+      'an ip that is not an IP address',
+      () => problemLines(withListen('    - { ip: localhost, port: 9080 }\n')),
+      /^config\.yaml:3:13 apisix\.node_listen\[0\]\.ip: "localhost" is not an IP address \[SP021\]$/,
+    ],
+    [
+      'an entry that is not a port',
+      () => problemLines(withListen('    - 9080\n    - "9081"\n')),
+      /^config\.yaml:4:7 apisix\.node_listen\[1\]: expected a port from 1 to 65535, got "9081" \[SP021\]$/,
+    ],
+    [
+      'an entry key APISIX does not have',
+      () => problemLines(withListen('    - { port: 9080, backlog: 511 }\n')),
+      /^config\.yaml:3:21 apisix\.node_listen\[0\]\.backlog: field "backlog" is not supported by shadowplane's APISIX import \[SP014\]$/,
+    ],
+    [
+      'a wildcard and a specific IP on one port: the listeners clash, reported at the entry',
+      () => problemLines(withListen('    - 9080\n    - { ip: 127.0.0.2, port: 9080 }\n', { listen: { host: '0.0.0.0', port: undefined } })),
+      /^config\.yaml:4:7 apisix\.node_listen\[1\]: port 9080 is already taken by listeners\[0\] \(in the shadowplane config this becomes: listeners\[1\]\.address\) \[SP006\]$/,
+    ],
+  ]);
+});
+
+describe("APISIX import: a misspelt top-level key is reported in APISIX's terms", () => {
+  /** One file read on its own, as `validate apisix.yaml` reads it. */
+  const alone = (text: string, file = 'apisix.yaml'): string[] => {
+    const r = parseConfigText(text, file);
+    return (r.ok ? r.warnings : r.problems).map(formatProblem);
+  };
+  const ROUTE = '  - id: r\n    uri: /get\n    upstream: { nodes: { "10.0.0.1:80": 1 } }\n';
+
+  it('`route:` in a file that ends with #END, as APISIX requires', () => {
+    assert.deepEqual(alone(`route:\n${ROUTE}#END\n`), ['apisix.yaml:1:1 route: "route" is not a top-level key of APISIX\'s apisix.yaml or config.yaml: did you mean "routes"? [SP014]']);
+  });
+
+  it('`route:` without #END: the key is near enough to one of APISIX\'s', () => {
+    assert.deepEqual(alone(`route:\n${ROUTE}`), ['apisix.yaml:1:1 route: "route" is not a top-level key of APISIX\'s apisix.yaml or config.yaml: did you mean "routes"? [SP014]']);
+  });
+
+  it('`upstream:` beside routes', () => {
+    // The upstream it meant is not read, so the route's upstream_id is not found either.
+    assert.deepEqual(alone(`routes:\n  - { id: r, uri: /get, upstream_id: 1 }\nupstream:\n  - { id: 1, nodes: { "10.0.0.1:80": 1 } }\n#END\n`), [
+      'apisix.yaml:2:38 route/r: upstream_id: BackendNotFound: upstream 1 not found [SP016]',
+      'apisix.yaml:3:1 upstream: "upstream" is not a top-level key of APISIX\'s apisix.yaml or config.yaml: did you mean "upstreams"? [SP014]',
+    ]);
+  });
+
+  it('a key that is nothing like APISIX\'s, in a file that ends with #END: the keys APISIX has are listed', () => {
+    const [line, ...rest] = alone(`frobs:\n${ROUTE}#END\n`);
+    assert.deepEqual(rest, []);
+    assert.match(line!, /^apisix\.yaml:1:1 frobs: "frobs" is not a top-level key of APISIX's apisix\.yaml or config\.yaml: APISIX's apisix\.yaml has routes, upstreams, services, plugin_configs, .*; its config\.yaml apisix, deployment, .*plugin_attr.* \[SP014\]$/);
+  });
+
+  it('config.yaml with `apisx:` beside plugin_attr', () => {
+    assert.deepEqual(alone('apisx:\n  node_listen: 9081\nplugin_attr:\n  proxy-mirror: { timeout: { connect: 2s } }\n', 'config.yaml'), [
+      'config.yaml:1:1 apisx: "apisx" is not a top-level key of APISIX\'s apisix.yaml or config.yaml: did you mean "apisix"? [SP014]',
+    ]);
+  });
+
+  it("shadowplane's own YAML and a lone unknown document are read as before", () => {
+    assert.match(alone('listener: []\nclusters: []\n', 'own.yaml').join('\n'), /listener/);
+    assert.doesNotMatch(alone('foo: 1\n', 'own.yaml').join('\n'), /APISIX/);
+  });
 });

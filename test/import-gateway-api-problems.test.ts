@@ -1,8 +1,17 @@
 // What the Gateway API import refuses or warns about, each problem at the source's file:line:col with
 // the resource and field path, and the Gateway API condition and reason it stands for.
 import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
+import { convertedYaml } from '../src/config/formats/converted-yaml.js';
+import { loadConfigPath, type LoadResult } from '../src/config/load.js';
+import { canonicalResources } from '../src/envoy-api/resource-set.js';
+import { buildModel } from '../src/model/build.js';
+import { translate } from '../src/translate/resources.js';
 import { importFiles, itFindsEach, problemLines } from './helpers/import-text.js';
+import { importExamples, REPO_ROOT } from './helpers/repo.js';
 
 const GATEWAY = `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
@@ -210,6 +219,26 @@ describe('Gateway API import: refused, each problem where it is written', () => 
       /^route\.yaml:8:19 HTTPRoute\/default\/r: spec\.rules\[0\]\.filters\[0\]\.type: filter RequestRedirect: shadowplane supports RequestMirror, RequestHeaderModifier and URLRewrite \(Accepted=False, reason UnsupportedValue\) \[SP014\]$/,
     ],
     [
+      "ReplacePrefixMatch in a rule of several PathPrefix matches: Gateway API's HTTPRoute validation refuses it, in its words",
+      () =>
+        problems(
+          route(
+            `    - matches: [{ path: { type: PathPrefix, value: /a } }, { path: { type: PathPrefix, value: /b } }]\n      filters: [{ type: URLRewrite, urlRewrite: { path: { type: ReplacePrefixMatch, replacePrefixMatch: /x } } }]\n      backendRefs: [{ name: backend, port: 3000 }]\n`,
+          ),
+        ),
+      /^route\.yaml:9:57 HTTPRoute\/default\/r: spec\.rules\[0\]\.filters\[0\]\.urlRewrite\.path: When using URLRewrite filter with path\.replacePrefixMatch, exactly one PathPrefix match must be specified \(Gateway API's HTTPRoute validation; this rule has 2 matches: give each prefix a rule of its own\) \[SP021\]$/,
+    ],
+    [
+      'ReplacePrefixMatch with an Exact match',
+      () =>
+        problems(
+          route(
+            `    - matches: [{ path: { type: Exact, value: /a } }]\n      filters: [{ type: URLRewrite, urlRewrite: { path: { type: ReplacePrefixMatch, replacePrefixMatch: /x } } }]\n      backendRefs: [{ name: backend, port: 3000 }]\n`,
+          ),
+        ),
+      /^route\.yaml:9:57 HTTPRoute\/default\/r: spec\.rules\[0\]\.filters\[0\]\.urlRewrite\.path: When using URLRewrite filter with path\.replacePrefixMatch, exactly one PathPrefix match must be specified \(Gateway API's HTTPRoute validation; this rule's match is not a PathPrefix\) \[SP021\]$/,
+    ],
+    [
       'a field shadowplane does not read',
       () => problems(route(`    - backendRefs: [{ name: backend, port: 3000 }]\n      sessionPersistence: { type: Cookie }\n`)),
       /^route\.yaml:9:7 HTTPRoute\/default\/r: spec\.rules\[0\]\.sessionPersistence: field "sessionPersistence" is not supported by shadowplane's Gateway API import \(Accepted=False, reason UnsupportedValue\) \[SP014\]$/,
@@ -330,4 +359,40 @@ endpoints: [{ addresses: ["10.0.2.1"] }]
       /^h\.yaml:10:48 EndpointSlice\/default\/h-1: ports\[0\]\.appProtocol: appProtocol http differs from kubernetes\.io\/h2c, which Service default\/h port 3000 is sent with .* \[SP021\]$/,
     ],
   ]);
+});
+
+describe('Gateway API import: v1beta1 Gateway and HTTPRoute read as their v1 form', () => {
+  /** What a loaded folder amounts to: the config, the converted YAML (paths made relative to the folder), the Envoy resources, the warnings. */
+  const outcome = (r: LoadResult, dir: string) => {
+    assert.ok(r.ok, r.ok ? '' : r.problems.map((p) => `${p.file}:${p.line}:${p.col} ${p.message}`).join('\n'));
+    assert.ok(r.imported);
+    return {
+      config: r.config,
+      converted: convertedYaml(r.imported.config, r.imported.origins, ['the folder']).replaceAll(dir + path.sep, ''),
+      resources: canonicalResources(translate(buildModel(r.config))),
+      warnings: r.warnings.map((p) => ({ ...p, file: path.relative(dir, p.file) })),
+    };
+  };
+
+  for (const e of importExamples().filter((x) => x.format === 'gateway-api')) {
+    it(`${e.name}: loads, converts and renders the same with every Gateway and HTTPRoute at v1beta1`, async () => {
+      const from = path.join(REPO_ROOT, e.dir);
+      const dir = await mkdtemp(path.join(tmpdir(), 'shadowplane-v1beta1-'));
+      try {
+        let kinds = 0;
+        for (const f of await readdir(from)) {
+          const text = await readFile(path.join(from, f), 'utf8');
+          const beta = text.replace(/^apiVersion: gateway\.networking\.k8s\.io\/v1\n(kind: (Gateway|HTTPRoute)\n)/gm, (_m, kind: string) => {
+            kinds++;
+            return `apiVersion: gateway.networking.k8s.io/v1beta1\n${kind}`;
+          });
+          await writeFile(path.join(dir, f), beta);
+        }
+        assert.ok(kinds >= 2, `${e.dir}: a Gateway (or an implied one) and an HTTPRoute at v1beta1, got ${kinds} documents`);
+        assert.deepEqual(outcome(await loadConfigPath(dir), dir), outcome(await loadConfigPath(from), from));
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });

@@ -2,7 +2,7 @@
 // file:line:col found through the yaml package's LineCounter. The result is all or nothing.
 import { readFile, stat } from 'node:fs/promises';
 import { LineCounter, parseAllDocuments, visit, type Document } from 'yaml';
-import { detectLayout } from './formats/detect.js';
+import { detectLayout, endsWithApisixMarker } from './formats/detect.js';
 import { importDocuments, type ImportOptions } from './formats/import.js';
 import type { ImportedConfig } from './formats/imported-config.js';
 import { documentValue, isEmptyDocument, parseSourceDocuments, readSourceTexts, type SourceDocument } from './formats/source.js';
@@ -111,12 +111,12 @@ export function parseConfigText(text: string, file: string, o: LoadOptions = {},
   return importDocuments(documents, o);
 }
 
-/** A lone document that is not a Kubernetes object or an APISIX configuration is read as shadowplane's own. */
+/** A lone document that is not a Kubernetes object or an APISIX configuration (by its keys or its `#END` line) is read as shadowplane's own. */
 function isOwnLayout(d: SourceDocument | undefined): boolean {
   if (!d) return true;
   const v = documentValue(d);
   if ('problem' in v) return true;
-  const layout = detectLayout(v.value).layout;
+  const layout = detectLayout(v.value, { endMarker: endsWithApisixMarker(d.doc) }).layout;
   return layout === 'shadowplane' || layout === 'unknown';
 }
 

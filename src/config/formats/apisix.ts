@@ -6,10 +6,10 @@
 // the mirror's Host (the primary's, no -shadow), nginx's 60 s timeouts and no route timeout.
 // https://apisix.apache.org/docs/apisix/plugins/proxy-mirror/
 import { isIP } from 'node:net';
-import { ProblemCode } from '../problems.js';
+import { formatPath, ProblemCode } from '../problems.js';
 import type { ClusterConfig, MirrorConfig, RouteConfig } from '../schema.js';
 import { listenerAddress, type ImportContext } from './context.js';
-import type { DetectedLayout } from './detect.js';
+import { APISIX_CONFIG_FILE_KEYS, APISIX_STANDALONE_FILE_KEYS, APISIX_STANDALONE_KEYS, apisixKeyMeant, type DetectedLayout } from './detect.js';
 import { Fields, type Dialect } from './fields.js';
 import { hostPort } from './kubernetes.js';
 import type { SourceObject, SourceRef } from './source.js';
@@ -48,6 +48,14 @@ interface Service {
   readonly upstream: (() => Upstream | undefined) | undefined;
   readonly plugins: PluginSet;
   readonly hosts: readonly string[] | undefined;
+}
+
+/** One entry of config.yaml's apisix.node_listen: a listener. */
+interface NodeListen {
+  /** The entry's `ip`; undefined: every address (bound at --listen-address's IP). */
+  readonly host: string | undefined;
+  readonly port: number;
+  readonly at: SourceRef;
 }
 
 /** One route as APISIX matches it: a uri of it, its hosts, priority, and what it does. */
@@ -92,7 +100,8 @@ export class ApisixImport {
   private readonly pluginConfigs = new Map<string, PluginSet>();
   private readonly routes: Array<{ fields: Fields; order: number; adcService: Service | undefined; clusterPrefix: string }> = [];
   private mirrorTimeouts: Timeouts = { connect: NGINX_TIMEOUT, stream: NGINX_TIMEOUT };
-  private port: number | undefined;
+  /** config.yaml's apisix.node_listen; undefined: APISIX's default, 0.0.0.0:9080. */
+  private listens: NodeListen[] | undefined;
   private first: SourceRef | undefined;
 
   constructor(private readonly ctx: ImportContext) {}
@@ -132,11 +141,8 @@ export class ApisixImport {
     if (attr) this.readPluginAttr(attr);
     const apisix = top.object('apisix');
     if (apisix) {
-      const listen = apisix.raw('node_listen');
-      const first = Array.isArray(listen) ? listen[0] : listen;
-      const port = typeof first === 'number' ? first : typeof first === 'object' && first !== null ? (first as { port?: unknown }).port : undefined;
-      if (listen !== undefined && (typeof port !== 'number' || !Number.isInteger(port))) apisix.invalid('node_listen', 'expected a port, or a list whose first entry is a port or { port }');
-      else if (typeof port === 'number') this.port = port;
+      if (apisix.has('node_listen')) this.listens = this.readNodeListen(apisix);
+      apisix.ignore('node_listen');
       const router = apisix.object('router');
       const http = router?.string('http');
       if (http !== undefined && http !== 'radixtree_host_uri') router!.unsupported('http', `router ${http}: shadowplane routes as radixtree_host_uri (APISIX's default)`);
@@ -147,7 +153,75 @@ export class ApisixImport {
     for (const k of ['deployment', 'nginx_config', 'plugins', 'stream_plugins', 'discovery', 'graphql', 'wasm', 'xrpc', 'ext-plugin']) {
       top.ignoreWithWarning(k, "one of APISIX's process settings, not routing");
     }
+    // A key that is not APISIX's at all (a misspelling: `route:`) is named as APISIX would have it;
+    // APISIX's own keys shadowplane does not read (global_rules, consumers, …) are reported by finish().
+    for (const k of top.keys()) {
+      if (APISIX_STANDALONE_KEYS.has(k)) continue;
+      const meant = apisixKeyMeant(k);
+      const known = meant !== undefined ? `did you mean "${meant}"?` : `APISIX's apisix.yaml has ${APISIX_STANDALONE_FILE_KEYS.join(', ')}; its config.yaml ${APISIX_CONFIG_FILE_KEYS.join(', ')}`;
+      this.ctx.problems.add(top.ref(k), ProblemCode.IMPORT_UNSUPPORTED, `"${k}" is not a top-level key of APISIX's apisix.yaml or config.yaml: ${known}`, true);
+      top.ignore(k);
+    }
     top.finish();
+  }
+
+  /**
+   * config.yaml's `apisix.node_listen`: a port, or a list of ports and `{ port, ip, enable_http2 }`
+   * entries (APISIX's conf/config-default.yaml), each a listener APISIX serves every route on.
+   */
+  private readNodeListen(apisix: Fields): NodeListen[] | undefined {
+    const raw = apisix.raw('node_listen');
+    const at = apisix.ref('node_listen');
+    const port = (value: unknown, where: SourceRef): number | undefined => {
+      if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 65535) return value;
+      this.ctx.problems.add(where, ProblemCode.IMPORT_INVALID_VALUE, `expected a port from 1 to 65535, got ${JSON.stringify(value)}`);
+      return undefined;
+    };
+    if (!Array.isArray(raw)) {
+      if (typeof raw !== 'number') {
+        apisix.invalid('node_listen', `expected a port, or a list of ports and { port, ip } entries, got ${JSON.stringify(raw)}`);
+        return undefined;
+      }
+      const p = port(raw, at);
+      return p === undefined ? undefined : [{ host: undefined, port: p, at }];
+    }
+    if (raw.length === 0) {
+      apisix.invalid('node_listen', 'expected a port, or a list of ports and { port, ip } entries');
+      return undefined;
+    }
+    const out: NodeListen[] = [];
+    for (const e of apisix.list('node_listen')) {
+      if (typeof e.value !== 'object' || e.value === null) {
+        const p = port(e.value, e.at);
+        if (p !== undefined) out.push({ host: undefined, port: p, at: e.at });
+        continue;
+      }
+      const f = Fields.open(e.value, e.at, this.ctx.problems, APISIX);
+      if (!f) continue;
+      const p = f.integer('port', 1, 65535, true);
+      const ip = f.string('ip');
+      const host = ip?.replace(/^\[(.*)\]$/, '$1');
+      if (host !== undefined && isIP(host) === 0) f.invalid('ip', `"${ip}" is not an IP address`);
+      if (f.boolean('enable_http2') === true) {
+        this.ctx.problems.warn(
+          f.ref('enable_http2'),
+          ProblemCode.IMPORT_APPROXIMATED,
+          'enable_http2: Envoy takes HTTP/2 with prior knowledge (h2c) on every listener, this one included; the built-in data plane takes HTTP/1.1 only',
+          true,
+        );
+      }
+      f.finish();
+      if (p !== undefined && (host === undefined || isIP(host) !== 0)) out.push({ host, port: p, at: e.at });
+    }
+    // Two entries for one address: nginx refuses the duplicate listen.
+    const seen = new Map<string, NodeListen>();
+    for (const l of out) {
+      const key = listenerAddress(l.host ?? '*', l.port);
+      const first = seen.get(key);
+      if (first) this.ctx.problems.add(l.at, ProblemCode.IMPORT_DUPLICATE, `node_listen lists ${l.host ?? 'every address'} port ${l.port} twice (also at ${formatPath(first.at.shown)})`);
+      else seen.set(key, l);
+    }
+    return out.length > 0 ? out : undefined;
   }
 
   private defineOnce<T>(into: Map<string, T>, id: string, f: Fields, what: string, value: T): void {
@@ -469,7 +543,27 @@ export class ApisixImport {
     for (const e of ordered) for (const h of e.hosts.length > 0 ? e.hosts : ['*']) byHost.set(h, [...(byHost.get(h) ?? []), e.route]);
     const virtualHosts = assembleVirtualHosts([...byHost].map(([hostname, routes]) => ({ hostname, routes })), true);
     if (virtualHosts.length === 0) return;
-    const port = this.ctx.listen.port ?? this.port ?? APISIX_DEFAULT_PORT;
-    this.ctx.out.listeners.push(this.ctx.out.note({ name: 'apisix', address: listenerAddress(this.ctx.listen.host, port), virtual_hosts: virtualHosts }, this.first!));
+    const listens = this.listens;
+    if (this.ctx.listen.port !== undefined || !listens) {
+      // --listen-address IP:PORT moves the routes to one listener there, whatever node_listen says.
+      if (this.ctx.listen.port !== undefined && listens && listens.length > 1) {
+        this.ctx.problems.warn(
+          listens[0]!.at,
+          ProblemCode.IMPORT_APPROXIMATED,
+          `--listen-address ${listenerAddress(this.ctx.listen.host, this.ctx.listen.port)} replaces node_listen's ${listens.length} listeners: the routes are served there only`,
+        );
+      }
+      const port = this.ctx.listen.port ?? APISIX_DEFAULT_PORT;
+      this.ctx.out.listeners.push(this.ctx.out.note({ name: 'apisix', address: listenerAddress(this.ctx.listen.host, port), virtual_hosts: virtualHosts }, this.first!));
+      return;
+    }
+    // One listener per node_listen entry, every route on each, as APISIX serves them. One entry keeps
+    // the name "apisix"; several are told apart by port (and by IP where a port is listed twice).
+    const shared = (port: number): boolean => listens.filter((l) => l.port === port).length > 1;
+    for (const l of listens) {
+      const host = l.host ?? this.ctx.listen.host;
+      const name = listens.length === 1 ? 'apisix' : shared(l.port) ? `apisix.${host.replace(/[^A-Za-z0-9]/g, '_')}.${l.port}` : `apisix.${l.port}`;
+      this.ctx.out.listeners.push(this.ctx.out.note({ name, address: listenerAddress(host, l.port), virtual_hosts: virtualHosts }, listens.length === 1 ? this.first! : l.at));
+    }
   }
 }

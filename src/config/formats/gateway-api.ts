@@ -522,7 +522,8 @@ export class GatewayApiImport {
   /**
    * URLRewrite: hostname → host_rewrite; ReplaceFullPath → a regex_rewrite of the whole path (query
    * kept); ReplacePrefixMatch → prefix_rewrite of the matched path elements, as the spec's table
-   * has it (a trailing "/" in the replacement is dropped, "" and "/" collapse to "/").
+   * has it (a trailing "/" in the replacement is dropped, "" and "/" collapse to "/"), only in a rule
+   * of exactly one PathPrefix match, as Gateway API's validation of HTTPRoute rules requires.
    */
   private urlRewrite(u: Fields, base: Omit<RouteConfig, 'match' | 'name'>, matches: ReadonlyArray<{ prefix: string | undefined } | undefined>): void {
     const hostname = u.string('hostname');
@@ -540,7 +541,14 @@ export class GatewayApiImport {
     } else if (type === 'ReplacePrefixMatch') {
       const matched = matches.length === 1 ? matches[0]?.prefix : undefined;
       if (prefix === undefined) path.invalid(undefined, 'replacePrefixMatch must be specified when type is ReplacePrefixMatch');
-      else if (matched === undefined) path.invalid(undefined, 'ReplacePrefixMatch needs exactly one PathPrefix match in the rule');
+      else if (matched === undefined) {
+        // The HTTPRoute CRD's validation rule, in its words: the API server refuses any other rule
+        // (several matches, even all PathPrefix, or a match of another type). Envoy Gateway never sees one.
+        path.invalid(
+          undefined,
+          `When using URLRewrite filter with path.replacePrefixMatch, exactly one PathPrefix match must be specified (Gateway API's HTTPRoute validation; ${matches.length === 1 ? "this rule's match is not a PathPrefix" : `this rule has ${matches.length} matches: give each prefix a rule of its own`})`,
+        );
+      }
       else if (prefix === '' || prefix === '/') {
         if (matched !== '/') base.regex_rewrite = { pattern: `^${quoteRegex(matched)}/*`, substitution: '/' };
       } else {

@@ -6,7 +6,7 @@ import { configSchema, type ConfigFile } from '../schema.js';
 import { checkSemantics } from '../semantic.js';
 import { schemaProblems } from '../schema-problems.js';
 import { DEFAULT_LISTEN_ADDRESS, type ImportContext, type ListenAddress } from './context.js';
-import { detectLayout, type SourceFormat } from './detect.js';
+import { detectLayout, endsWithApisixMarker, type SourceFormat } from './detect.js';
 import { ImportProblems } from './fields.js';
 import { ENVOY_GATEWAY_GROUP, GATEWAY_API, GATEWAY_API_GROUP, GatewayApiImport } from './gateway-api.js';
 import { ApisixImport } from './apisix.js';
@@ -82,7 +82,8 @@ class Importer {
 
   read(object: SourceObject): void {
     this.first ??= object.at;
-    const detected = detectLayout(object.value);
+    // A List item is not the document, whose end marker says nothing about it.
+    const detected = detectLayout(object.value, { endMarker: object.at.path.length === 0 && endsWithApisixMarker(object.at.source.doc) });
     switch (detected.layout) {
       case 'kubernetes':
         return this.readKube(object);
