@@ -110,6 +110,13 @@ interface Upstreams {
   close(): Promise<void>;
 }
 
+/**
+ * nginx's temp folders inside the run's own dir: a binary unpacked from Debian's package is built
+ * with /var/lib/nginx/…, which only an installed package creates (and the host's must not be used).
+ */
+const nginxTempPaths = (dir: string, name: string): string =>
+  ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${dir}/${name}-${t};`).join(' ');
+
 async function startUpstreams(dir: string, nginx: string, workers: number): Promise<Upstreams> {
   const [primary, healthyMirror, refused] = [await freePort(), await freePort(), await freePort()];
   // nginx serves the fast upstreams, so they are never the bottleneck.
@@ -118,7 +125,7 @@ async function startUpstreams(dir: string, nginx: string, workers: number): Prom
     conf,
     `daemon off; worker_processes ${workers}; pid ${dir}/upstreams.pid; error_log ${dir}/upstreams.err warn;
 events { worker_connections 8192; }
-http { access_log off; keepalive_requests 1000000;
+http { access_log off; keepalive_requests 1000000; ${nginxTempPaths(dir, 'upstreams')}
   server { listen 127.0.0.1:${primary}; location / { return 200 "primary\\n"; } }
   server { listen 127.0.0.1:${healthyMirror}; location / { return 200 "mirror\\n"; } }
 }
@@ -185,7 +192,7 @@ function nginxConfig(dir: string, listen: number, u: Upstreams, c: Case, workers
   const m = mirrorPort(u, c);
   return `daemon off; worker_processes ${workers}; pid ${dir}/proxy.pid; error_log ${dir}/proxy.err crit;
 events { worker_connections 8192; }
-http { access_log off; keepalive_requests 1000000;
+http { access_log off; keepalive_requests 1000000; ${nginxTempPaths(dir, 'proxy')}
   upstream primary { server 127.0.0.1:${u.primary}; keepalive 64; }
   ${m ? `upstream mirror { server 127.0.0.1:${m}; keepalive 64; }` : ''}
   server {
