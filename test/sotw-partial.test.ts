@@ -2,7 +2,8 @@
 // protocol needs the whole set only for Listener and Cluster responses). Real Envoy must keep what a
 // response leaves out: after edits that move one cluster's endpoint, its /config_dump still holds
 // every assignment and route, and traffic still reaches every backend, while a state-of-the-world
-// client sees exactly the changed assignment go out and no route configuration.
+// client sees exactly the changed assignment go out and no route configuration; a route edit on one
+// of two listeners sends that route configuration alone, and Envoy keeps the other.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -34,10 +35,14 @@ describe('state of the world: only what changed for EDS and RDS, and Envoy keeps
   let client: AdsClient | undefined;
   let dir = '';
   let front = 0;
+  let back = 0;
   const responses: DecodedResponse[] = [];
 
-  /** Cluster `a` on backend 0, or on the spare backend once `aMoved`; every other cluster on its own backend. */
-  const config = (aMoved: boolean, percent: number): string => `
+  /**
+   * Cluster `a` on backend 0, or on the spare backend once `aMoved`; every other cluster on its own
+   * backend. Two listeners, so two route configurations: `front` (its /d route to `dTo`) and `back`.
+   */
+  const config = (aMoved: boolean, percent: number, dTo = 'd'): string => `
 listeners:
   - name: front
     address: 127.0.0.1:${front}
@@ -45,7 +50,14 @@ listeners:
       - name: all
         domains: ["*"]
         routes:
-${CLUSTERS.map((c) => `          - { name: ${c}, match: { prefix: /${c} }, cluster: ${c}${c === 'b' ? `, mirrors: [{ cluster: c, percent: ${percent} }]` : ''} }`).join('\n')}
+${CLUSTERS.map((c) => `          - { name: ${c}, match: { prefix: /${c} }, cluster: ${c === 'd' ? dTo : c}${c === 'b' ? `, mirrors: [{ cluster: c, percent: ${percent} }]` : ''} }`).join('\n')}
+  - name: back
+    address: 127.0.0.1:${back}
+    virtual_hosts:
+      - name: all
+        domains: ["*"]
+        routes:
+          - { name: back, match: { prefix: /back }, cluster: d }
 clusters:
 ${CLUSTERS.map((c, i) => `  - { name: ${c}, endpoints: ["127.0.0.1:${(c === 'a' && aMoved ? moved : backends[i]!).port}"], connect_timeout: 1s }`).join('\n')}
 `;
@@ -54,6 +66,7 @@ ${CLUSTERS.map((c, i) => `  - { name: ${c}, endpoints: ["127.0.0.1:${(c === 'a' 
     for (const c of CLUSTERS) backends.push(await startRecordingBackend(c));
     moved = await startRecordingBackend('a-moved');
     front = await freePort();
+    back = await freePort();
     cp = await startControlPlane(config(false, 100));
     dir = await mkdtemp(path.join(tmpdir(), 'shadowplane-sotw-partial-'));
   });
@@ -118,7 +131,7 @@ ${CLUSTERS.map((c, i) => `  - { name: ${c}, endpoints: ["127.0.0.1:${(c === 'a' 
     const endpoints = dump.configs.find((x) => x['@type'].endsWith('.EndpointsConfigDump'))!.dynamic_endpoint_configs!;
     const ports = Object.fromEntries(endpoints.map((e) => [e.endpoint_config.cluster_name, e.endpoint_config.endpoints?.[0]?.lb_endpoints[0]?.endpoint.address.socket_address.port_value]));
     assert.deepEqual(ports, { a: moved.port, b: backends[1]!.port, c: backends[2]!.port, d: backends[3]!.port });
-    assert.equal(dump.configs.find((x) => x['@type'].endsWith('.RoutesConfigDump'))!.dynamic_route_configs!.length, 1);
+    assert.equal(dump.configs.find((x) => x['@type'].endsWith('.RoutesConfigDump'))!.dynamic_route_configs!.length, 2);
     const before = moved.received.length;
     for (const [i, name] of CLUSTERS.entries()) {
       const target = name === 'a' ? moved : backends[i]!;
@@ -129,5 +142,30 @@ ${CLUSTERS.map((c, i) => `  - { name: ${c}, endpoints: ["127.0.0.1:${(c === 'a' 
     assert.ok(moved.received.length > before);
     // The 100% mirror of /b still reaches c: the route configuration Envoy kept is whole.
     await waitFor('a mirrored copy at c', () => backends[2]!.received.some((r) => r.host.includes('-shadow')), 5000);
+  });
+
+  it('a route edit on one listener sends that route configuration alone; Envoy keeps the other one', async (t) => {
+    if (!requireEnvoy(t) || !envoy) return;
+    const rds = (): DecodedResponse[] => responses.filter((r) => r.typeUrl === TypeUrl.RouteConfiguration);
+    const rdsBefore = rds().length;
+    const version = cp.controlPlane.cache.configVersion;
+    await cp.edit(config(true, 100, 'c'));
+    await waitFor('the route edit published', () => cp.controlPlane.cache.configVersion > version);
+    await waitFor('the route edit SYNCED', () => cp.controlPlane.ads.proxies.list().every((p) => p.synced()), 20_000);
+    const sent = rds().slice(rdsBefore);
+    assert.equal(sent.length, 1, 'one RDS response');
+    assert.deepEqual(sent[0]!.resources.map((r) => String(decodeTyped(r.typeUrl, r.value).name)), ['front'], 'only the changed route configuration');
+
+    // Envoy holds both route configurations: /d on front now reaches c, /back on back still reaches d.
+    const dump = (await (await fetch(`http://127.0.0.1:${envoy.adminPort}/config_dump?resource=dynamic_route_configs`)).json()) as { configs: Array<{ route_config: { name: string } }> };
+    assert.deepEqual(dump.configs.map((c) => c.route_config.name).sort(), ['back', 'front']);
+    const [c, d] = [backends[2]!, backends[3]!];
+    await waitFor('front /d reaches c', async () => {
+      const n = c.received.length;
+      return (await httpGet(front, '/d')).status === 200 && c.received.length > n;
+    }, 10_000);
+    const n = d.received.length;
+    assert.equal((await httpGet(back, '/back')).status, 200);
+    await d.waitFor(n + 1);
   });
 });
