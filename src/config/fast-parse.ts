@@ -52,21 +52,27 @@ function parseEntry(text: string, schema: z.ZodType): unknown {
  * a text it cannot cut goes to parseClean whole.
  */
 export class IncrementalParser {
-  private readonly entries = new GenerationMemo<string, unknown>();
+  /**
+   * Per section, by the entry's text. The text alone is the key: a key built by concatenation
+   * (section + text) would be copied whole on every lookup, and one entry can be megabytes.
+   */
+  private readonly entries = new Map<string, GenerationMemo<string, unknown>>();
   private readonly semantics = new SemanticCheckMemo();
 
   parse(text: string): ConfigFile | undefined {
     const sections = splitYamlItems(text);
     if (!sections) return parseClean(text);
-    this.entries.nextGeneration();
+    for (const memo of this.entries.values()) memo.nextGeneration();
     const raw: Record<string, unknown[]> = {};
     for (const s of sections) {
       const schema = (CONFIG_SECTIONS as Record<string, z.ZodType | undefined>)[s.key];
       // A section read whole, or a key the schema does not know: nothing to gain from parts.
       if (s.kind !== 'sequence' || !schema) return parseClean(text);
       const list: unknown[] = [];
+      let memo = this.entries.get(s.key);
+      if (!memo) this.entries.set(s.key, (memo = new GenerationMemo()));
       for (const e of s.entries) {
-        const parsed = this.entries.get(`${s.key}\0${e.text}`, undefined, () => parseEntry(e.text, schema));
+        const parsed = memo.get(e.text, undefined, () => parseEntry(e.text, schema));
         // An entry that does not pass alone may still pass in place (an alias of another entry's anchor).
         if (parsed === undefined) return parseClean(text);
         list.push(parsed);
