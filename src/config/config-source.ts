@@ -42,6 +42,11 @@ export interface WriteRequest {
   readonly text: string;
   /** The If-Match header as sent; undefined writes whatever is stored now. */
   readonly ifMatch?: string;
+  /**
+   * The If-None-Match header as sent (`*`: only while nothing is stored). Only a source that can
+   * check it in the write itself honours it (etcd); the admin refuses it for the others.
+   */
+  readonly ifNoneMatch?: string;
   /** Why, for logs and status (`admin PUT /config`). */
   readonly reason: string;
   /** What names the text in problems (`PUT /config body`); their lines are the text's own. */
@@ -115,6 +120,17 @@ export function ifMatchHolds(ifMatch: string, stored: StoredConfig | undefined):
   if (tags.includes('*')) return stored !== undefined;
   if (stored === undefined) return false;
   return tags.some((t) => !t.startsWith('W/') && quoteTag(t) === stored.etag);
+}
+
+/**
+ * Whether an If-None-Match header value holds for what is stored (RFC 9110 §13.1.2: `*` only while
+ * nothing is stored; tags compare weakly). A bare tag without quotes is taken as quoted.
+ */
+export function ifNoneMatchHolds(ifNoneMatch: string, stored: StoredConfig | undefined): boolean {
+  const tags = ifNoneMatch.split(',').map((t) => t.trim()).filter((t) => t !== '');
+  if (stored === undefined) return true;
+  if (tags.includes('*')) return false;
+  return !tags.some((t) => quoteTag(t.replace(/^W\//, '')) === stored.etag);
 }
 
 /** `abc` → `"abc"`; an already quoted tag stays. */

@@ -12,7 +12,7 @@ import { formatEndpoint } from './etcd-url.js';
 import {
   configHash,
   ifMatchHolds,
-  quoteTag,
+  ifNoneMatchHolds,
   type Acceptor,
   type ConfigSource,
   type ReadOutcome,
@@ -32,23 +32,6 @@ import { EtcdStore, type KeyValue, type KeyWatch } from '../store/etcd-store.js'
 const PROBE_MS = 1000;
 
 const storedOf = (kv: KeyValue): StoredConfig => ({ text: kv.value, etag: `"${kv.modRevision}"`, revision: kv.modRevision });
-
-/** A write this source can also guard with If-None-Match (`*`: only while nothing is stored at the key). */
-export interface EtcdWriteRequest extends WriteRequest {
-  /** The If-None-Match header as sent (other sources ignore it). */
-  readonly ifNoneMatch?: string;
-}
-
-/**
- * Whether an If-None-Match header value holds for what is stored (RFC 9110 §13.1.2: `*` only while
- * nothing is stored; tags compare weakly). A bare tag without quotes is taken as quoted.
- */
-export function ifNoneMatchHolds(ifNoneMatch: string, stored: StoredConfig | undefined): boolean {
-  const tags = ifNoneMatch.split(',').map((t) => t.trim()).filter((t) => t !== '');
-  if (stored === undefined) return true;
-  if (tags.includes('*')) return false;
-  return !tags.some((t) => quoteTag(t.replace(/^W\//, '')) === stored.etag);
-}
 
 export class EtcdConfigSource extends EventEmitter<SourceEvents> implements ConfigSource {
   readonly changing = false;
@@ -221,7 +204,7 @@ export class EtcdConfigSource extends EventEmitter<SourceEvents> implements Conf
    * one revision, or two creating the key, exactly one wins; and applies it here at once (the other
    * replicas get it from their watch). Without either, the write is unconditional.
    */
-  async write(w: EtcdWriteRequest): Promise<WriteOutcome> {
+  async write(w: WriteRequest): Promise<WriteOutcome> {
     const parsed = parseConfigText(w.text, w.origin, this.options, this.fast);
     if (!parsed.ok) {
       this.emit('rejected', parsed.problems, w.reason);

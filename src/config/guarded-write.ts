@@ -2,8 +2,7 @@
 // (If-Match), or by the one read just before writing, or, when nothing was stored, on condition that
 // nothing is stored still (If-None-Match: *; an etcd source checks it in the write's own transaction).
 // What `shadowplane apply` does to a config source.
-import type { ConfigSource, StoredConfig, WriteOutcome } from './config-source.js';
-import type { EtcdWriteRequest } from './etcd-config-source.js';
+import type { ConfigSource, StoredConfig, WriteOutcome, WriteRequest } from './config-source.js';
 
 export interface GuardedWriteRequest {
   readonly text: string;
@@ -31,7 +30,7 @@ export async function writeGuarded(source: ConfigSource, w: GuardedWriteRequest)
     if (now.kind === 'stored') ifMatch = now.stored.etag;
     else ifNoneMatch = '*';
   }
-  const request: EtcdWriteRequest = { text: w.text, reason: w.reason, origin: w.origin, ...(ifMatch !== undefined ? { ifMatch } : {}), ...(ifNoneMatch !== undefined ? { ifNoneMatch } : {}) };
+  const request: WriteRequest = { text: w.text, reason: w.reason, origin: w.origin, ...(ifMatch !== undefined ? { ifMatch } : {}), ...(ifNoneMatch !== undefined ? { ifNoneMatch } : {}) };
   const outcome = await source.write(request);
   return { kind: 'wrote', outcome, ...(ifMatch !== undefined ? { ifMatch } : {}), ...(ifNoneMatch !== undefined ? { ifNoneMatch } : {}) };
 }

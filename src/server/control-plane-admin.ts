@@ -3,8 +3,7 @@
 // If-None-Match: * to create the key only if it holds nothing; without either the write is
 // unconditional, as HTTP has it (a write: AdminServer asks for the write token).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { WriteOutcome } from '../config/config-source.js';
-import type { EtcdWriteRequest } from '../config/etcd-config-source.js';
+import type { WriteOutcome, WriteRequest } from '../config/config-source.js';
 import { formatProblem } from '../config/problems.js';
 import type { NodeInfo } from '../envoy-api/discovery-codec.js';
 import { TYPE_SHORT_NAMES, type ServedTypeUrl } from '../xds/snapshot.js';
@@ -107,7 +106,7 @@ export function controlPlaneRoutes(o: ControlPlaneAdminOptions): AdminRoutes {
       if (ifNoneMatch !== undefined && cp.source.status().kind !== 'etcd') {
         return send(res, 400, { error: 'If-None-Match is honoured only with a config in etcd (--config etcd://…); nothing was written. Guard the write with If-Match' });
       }
-      const request: EtcdWriteRequest = {
+      const request: WriteRequest = {
         text: body,
         reason: 'admin PUT /config',
         origin: 'PUT /config body',
