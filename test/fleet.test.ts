@@ -237,9 +237,16 @@ clusters:
       assert.equal(s.configVersion, servingVersion);
       assert.match(await (await fetch(`${p.admin}/metrics`)).text(), /^shadowplane_config_store_up 0$/m);
     }
-    const cli = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin/shadowplane.js'), 'status', '--admin', live[0]!.admin], { encoding: 'utf8' });
-    assert.match(cli.stdout, new RegExp(`^config etcd://\\S+, version ${servingVersion}, store down, 2 proxies\\n`));
-    assert.match(cli.stdout, new RegExp(`\\nconfig store down since \\S+: .*\\n  version ${servingVersion} keeps being served; writes \\(PUT /config, apply\\) fail until it answers\\n`));
+    // Each live replica says so in `shadowplane status`; the Envoys moved to A or B (either may hold both).
+    let proxies = 0;
+    for (const p of live) {
+      const cli = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin/shadowplane.js'), 'status', '--admin', p.admin], { encoding: 'utf8' });
+      const head = new RegExp(`^config etcd://\\S+, version ${servingVersion}, store down, (\\d+) proxies\\n`).exec(cli.stdout);
+      assert.ok(head, `${p.name}: ${cli.stdout}`);
+      proxies += Number(head[1]);
+      assert.match(cli.stdout, new RegExp(`\\nconfig store down since \\S+: .*\\n  version ${servingVersion} keeps being served; writes \\(PUT /config, apply\\) fail until it answers\\n`));
+    }
+    assert.equal(proxies, ENVOYS.length, 'every Envoy is on a live replica');
     for (const e of ENVOYS) assert.ok((await httpGet(fronts.get(e.id)!, '/app', { host: 'localhost' })).body.includes(`(app-${edit % APPS})`));
 
     await etcd!.startAll();
