@@ -119,9 +119,11 @@ describe('serve --data-plane builtin --workers 2', () => {
     mirror.reply = () => ({ body: 'something else\n' });
     dir = await mkdtemp(path.join(tmpdir(), 'shadowplane-workers-'));
     configFile = path.join(dir, 'shadowplane.yaml');
+    // Every port named: with --xds 127.0.0.1:0 the kernel could give the xDS server the front port.
+    const xds = await freePort();
     [front, admin] = [await freePort(), await freePort()];
     await writeFile(configFile, configText(front, primary.port, mirror.port, 100));
-    serve = startCli(['serve', '--config', configFile, '--xds', '127.0.0.1:0', '--admin', `127.0.0.1:${admin}`, '--data-plane', 'builtin', '--workers', '2']);
+    serve = startCli(['serve', '--config', configFile, '--xds', `127.0.0.1:${xds}`, '--admin', `127.0.0.1:${admin}`, '--data-plane', 'builtin', '--workers', '2']);
     await waitFor('ready', async () => (await fetch(`http://127.0.0.1:${admin}/readyz`).catch(() => undefined))?.status === 200, 30_000).catch((e: Error) => {
       throw new Error(`${e.message}\n${serve?.text()}`);
     });
